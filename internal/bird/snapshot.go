@@ -77,7 +77,7 @@ type BGPSession struct {
 	// NeighborPort is the neighbor's TCP port when it is not 179; 0 otherwise.
 	NeighborPort int
 	// Interface is the neighbor's interface when BIRD prints one.
-	Interface string
+	Interface  string
 	NeighborAS uint32
 	LocalAS    uint32
 	NeighborID string
