@@ -72,3 +72,9 @@ demo:
 .PHONY: clean
 clean:
 	rm -rf $(LOCALBIN)
+
+## Captures (owned by the lab) ------------------------------------------------------------------------------
+
+.PHONY: capture
+capture: prereqs ## Re-capture raw BIRD 1.6/2 replies into internal/bird/testdata/captures (root).
+	test/lab/capture.sh
