@@ -1,0 +1,101 @@
+package collect
+
+import (
+	"slices"
+
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/bird"
+)
+
+// DefaultMaxRoutesPerFamily is the default cap on each route list. A route serialises to about 150 bytes
+// of JSON (IPv4, one next hop) to 250 bytes (IPv6); 1000 routes per family are therefore 150–250 KiB
+// per family, 0.3–0.5 MiB for both, a third of etcd's default 1.5 MiB request limit, leaving room for
+// peers, metadata and managed fields. Beyond a few hundred routes a status object is no longer read by
+// humans anyway; the totals still say how many routes there are.
+const DefaultMaxRoutesPerFamily = 1000
+
+// DefaultMaxRouteBytesPerFamily bounds the JSON size of each route list whatever the routes look like:
+// a multipath route with 64 next hops is about 4 KiB, so a count cap alone does not bound the object.
+// 256 KiB per family keeps both lists together at a third of etcd's 1.5 MiB.
+const DefaultMaxRouteBytesPerFamily = 256 << 10
+
+// Reasons used in StatusIssue besides those api/v3 defines.
+const (
+	// ReasonCollectionFailed: the daemon answered but the reply could not be used (a parse error, a reply
+	// cut off, an error code), as opposed to v3.ReasonDaemonUnreachable (no answer at all).
+	ReasonCollectionFailed = "CollectionFailed"
+)
+
+// MaxIssuesPerSection is the CRD's cap on each section's issues list.
+const MaxIssuesPerSection = 8
+
+// MaxIssueMessageBytes is the CRD's cap on an issue message.
+const MaxIssueMessageBytes = 1024
+
+// Options tune Build.
+type Options struct {
+	// MaxRoutesPerFamily caps each route list so the object stays far below etcd's size limit; the
+	// section then says Truncated and TotalV4/TotalV6 hold the full counts. 0 means
+	// DefaultMaxRoutesPerFamily; a negative value means no cap.
+	MaxRoutesPerFamily int
+	// MaxRouteBytesPerFamily caps the estimated JSON size of each route list likewise. 0 means
+	// DefaultMaxRouteBytesPerFamily; a negative value means no cap.
+	MaxRouteBytesPerFamily int
+}
+
+func (o Options) maxRoutes() int {
+	switch {
+	case o.MaxRoutesPerFamily == 0:
+		return DefaultMaxRoutesPerFamily
+	case o.MaxRoutesPerFamily < 0:
+		return int(^uint(0) >> 1)
+	}
+	return o.MaxRoutesPerFamily
+}
+
+func (o Options) maxRouteBytes() int {
+	switch {
+	case o.MaxRouteBytesPerFamily == 0:
+		return DefaultMaxRouteBytesPerFamily
+	case o.MaxRouteBytesPerFamily < 0:
+		return int(^uint(0) >> 1)
+	}
+	return o.MaxRouteBytesPerFamily
+}
+
+// Sections are the status sections Build computed; a section is non-nil iff its class was requested.
+type Sections struct {
+	Agent  *v3.CalicoNodeAgentStatus
+	BGP    *v3.CalicoNodeBGPStatus
+	Routes *v3.CalicoNodeBGPRouteStatus
+}
+
+// Build maps one BIRD snapshot to the status sections of the requested classes. It is pure: the same
+// snapshot and classes give an equal result, whatever the order of protocols and routes in the snapshot.
+func Build(s bird.Snapshot, classes []v3.NodeStatusClassType, opts Options) Sections {
+	var out Sections
+	if slices.Contains(classes, v3.NodeStatusClassTypeAgent) {
+		out.Agent = buildAgent(&s)
+	}
+	if slices.Contains(classes, v3.NodeStatusClassTypeBGP) {
+		out.BGP = buildBGP(&s)
+	}
+	if slices.Contains(classes, v3.NodeStatusClassTypeRoutes) {
+		out.Routes = buildRoutes(&s, opts)
+	}
+	return out
+}
+
+// families lists the snapshot's two families in the order every section reports them.
+func families(s *bird.Snapshot) [2]*bird.DaemonSnapshot {
+	return [2]*bird.DaemonSnapshot{&s.V4, &s.V6}
+}
+
+// apiFamily is the family of the daemon snapshot at index i of families(); the snapshot's own Family
+// field may be left zero by a caller, the position never lies.
+func apiFamily(i int) v3.IPFamily {
+	if i == 0 {
+		return v3.IPFamilyV4
+	}
+	return v3.IPFamilyV6
+}

@@ -1,0 +1,146 @@
+// Package collect maps a BIRD snapshot (package bird) and the classes a CalicoNodeStatus asks for to the
+// status sections of the projectcalico.org/v3 contract. It is pure: no I/O, no Kubernetes client, no
+// clock; equal snapshots give equal sections whatever the order of protocols and routes in them.
+//
+// It keeps Calico's mapping (node/pkg/status) and fixes its bugs: one family failing does not wipe the
+// other; skipped lines are reported, not silently lost; every BIRD state maps to a defined value; peer
+// IPs come from BIRD's neighbor address, not from un-mangling protocol names; lists are sorted; an
+// unknown route source does not fail the whole route list.
+//
+// # Sections
+//
+// A section is non-nil iff its class is in the request (Agent, BGP, Routes). Each family of each
+// section degrades alone: a failed step of one family adds an issue to the section and leaves the other
+// family's data intact.
+//
+// # Agent (birdV4 from Snapshot.V4, birdV6 from Snapshot.V6)
+//
+//	BIRD `show status`                   contract
+//	-----------------------------------  ------------------------------------------------------
+//	"Daemon is up and running"           state Ready
+//	anything else, or StatusErr          state NotReady (StatusErr also: issue, see Issues)
+//	version ("1.6.8", "2.0.12")          version, as the daemon prints it. Calico prints its BIRD
+//	                                     fork's "v0.3.3+birdv1.6.8"; we print what the daemon we
+//	                                     read says, so upstream BIRD shows "1.6.8" or "2.0.12".
+//	router ID                            routerID
+//	boot time / last reconfiguration     lastBootTime / lastReconfigurationTime, as printed
+//	                                     (seconds precision for both versions: the parsers drop
+//	                                     BIRD 2's milliseconds)
+//	no status and no error               birdVx omitted (the family was not collected at all)
+//
+// # BGP (peersV4 from V4.Protocols, peersV6 from V6.Protocols; protocols of kind BGP only)
+//
+//	BIRD `show protocols all`            contract
+//	-----------------------------------  ------------------------------------------------------
+//	name Mesh_*                          type NodeMesh
+//	name Node_*                          type NodePeer
+//	name Global_*                        type GlobalPeer
+//	any other BGP protocol name          type omitted; the peer is listed and counted. It is a
+//	                                     real session (custom BIRD templates add such); hiding it
+//	                                     would hide a down session from the operator.
+//	Neighbor address (zone)              peerIP without zone; the zone, or BIRD's neighbor
+//	                                     interface for a link-local address, in zone. The port is
+//	                                     not in the contract and is not reported.
+//	since column                         since
+//	name                                 protocol
+//	Neighbor AS                          neighborAS
+//	Hold timer (negotiated)              holdTimeSeconds
+//	Routes: N imported, M exported       routesImported, routesExported
+//	BGP state (see below)                state, info
+//
+// The counts numberEstablishedVx / numberNotEstablishedVx count the listed peers of the family whose
+// state is / is not Established. Peers are sorted by peer IP (netip.Addr order: IPv4 before IPv6,
+// numeric), then zone, then protocol name.
+//
+// # BGP state
+//
+// The state word is BIRD's "BGP state:" line; when absent, the first word of the info column (BIRD
+// prints it from the same function); when absent too, the protocol state. BIRD 1.6 and 2.x print the
+// same words (bgp_state_dsc in proto/bgp/bgp.c).
+//
+//	BIRD word                      state        info
+//	-----------------------------  -----------  ------------------------------------------------------
+//	Established                    Established  "" (a stale "Last error" of an earlier session dropped)
+//	Idle, Connect, Active,         same word    the last error / rest of the info column, e.g.
+//	OpenSent, OpenConfirm, Close                "Socket: Connection refused"; "" when none
+//	Passive                        Active       "Passive" or "Passive (<last error>)": BIRD waits for
+//	                                            the peer to connect; RFC 4271 8.2.2 calls a speaker that
+//	                                            listens for its peer (passive TCP establishment) Active.
+//	Down (protocol down: disabled  Idle         "Down (disabled)" when no error is recorded (BIRD's
+//	or shut down after an error)                manual shutdown: `disabled` in the config, birdc
+//	                                            disable), else "Down (<error>)", e.g. "Down (Error:
+//	                                            Hold timer expired)". RFC 4271 Idle refuses all
+//	                                            connections, which a down protocol does.
+//	Start                          Connect      "Start": not a BGP state BIRD prints, but the protocol
+//	                                            state "start" means the session is being set up; RFC
+//	                                            4271's Start event moves Idle to Connect.
+//	(no BGP word) protocol state:
+//	  up, feed                     Established  ""
+//	  start                        Connect      "Start"
+//	  stop                         Close        last error if any
+//	  down, flush                  Idle         as Down
+//	any other word                 "" unknown   the word (and the error), so nothing BIRD said is lost
+//
+// Words are compared case-insensitively. An operator reads: Established is up; Active/Connect with a
+// socket error is a peer that does not answer; Active with "Passive" is a peer expected to call us; Idle
+// with "Down (disabled)" is switched off on purpose.
+//
+// # Routes (routesV4 from V4.Routes, routesV6 from V6.Routes)
+//
+//	BIRD `show route all`                contract
+//	-----------------------------------  ------------------------------------------------------
+//	selected ('*', exported to kernel)   type FIB
+//	other entries for the prefix         type RIB
+//	prefix                               destination (netip.Prefix string)
+//	first next hop's gateway             gateway; "N/A" when none (dev route, blackhole, ...)
+//	first next hop's interface           interface
+//	blackhole / unreachable / prohibit   interface "blackhole" / "unreachable" / "prohibit",
+//	                                     gateway "N/A", no next hops
+//	more than one next hop (multipath)   nextHops: every next hop (at most 64, the CRD cap),
+//	                                     gateway "N/A" for a hop without one, weight when printed
+//	route's protocol, looked up by name  learnedFrom.sourceType by the protocol's kind:
+//	in the family's protocols, then in     Kernel -> Kernel, Static -> Static,
+//	the other family's (a BIRD 2           Direct, Device -> Direct,
+//	session to an IPv4 neighbor may        BGP Mesh_* -> NodeMesh,
+//	carry IPv6 routes)                     BGP Node_*, Global_*, other names -> BGPPeer
+//	                                       (an explicitly configured peer, whatever its name);
+//	                                     any other kind (Pipe, OSPF, RIP, Babel, ...): sourceType
+//	                                     omitted, the route still listed.
+//	                                     When the protocols could not be read, the name decides as
+//	                                     in Calico: kernel*, static*, direct*/device*, Mesh_*,
+//	                                     Node_*/Global_*; other names: sourceType omitted.
+//	"from" address, else the BGP         learnedFrom.peerIP for NodeMesh and BGPPeer, without zone
+//	protocol's neighbor                  (BIRD omits "from" when it equals the gateway)
+//
+// Routes are sorted by destination address, prefix length, FIB before RIB, protocol name, gateway,
+// then every other field that shows, so the order is total.
+//
+// totalV4/totalV6 are always the number of routes the family's snapshot holds. Each list is capped at
+// Options.MaxRoutesPerFamily routes and Options.MaxRouteBytesPerFamily bytes of JSON: the routes kept
+// are the FIB routes in route order, then the RIB routes in route order, until a cap is reached; they
+// are listed in route order. A cut list sets truncated and adds an issue RoutesTruncated.
+//
+// # Issues (each section's issues, at most 8, IPv4's before IPv6's)
+//
+//	snapshot                               issue
+//	-------------------------------------  ------------------------------------------------------
+//	StatusErr (Agent), ProtocolsErr (BGP),  Reason DaemonUnreachable for errors that mean no answer
+//	RoutesErr (Routes)                      (socket absent or refused, connection reset or closed,
+//	                                        EOF, deadline), or an error whose Unreachable() says so;
+//	                                        else CollectionFailed. Message: the step and the error.
+//	ProtocolsErr with routes (Routes)       as above; the routes' sources were inferred from names
+//	Warnings (skipped lines)                one PartialParse per family and section: the count and
+//	                                        the first skipped line (command, number, text, error).
+//	                                        show status -> Agent, show protocols -> BGP,
+//	                                        show route -> Routes, other commands -> every section.
+//	a capped route list                     RoutesTruncated with kept and total counts
+//
+// Messages are valid UTF-8 of at most 1024 bytes (the CRD's limit).
+//
+// # BIRD 1.6 and 2.x
+//
+// Nothing version-specific is read here: no table names, no time formats (the parsers normalise
+// times), kinds and state words compared case-insensitively, link-local zones taken from the address
+// or the session interface alike. The same lab state therefore maps to the same peers and routes; only
+// the version string and the times differ.
+package collect

@@ -1,0 +1,149 @@
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"unicode/utf8"
+
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/bird"
+)
+
+// Unreachabler lets an error say itself whether it means the daemon could not be reached. The bird
+// package may implement it on its error types; errors that do not are classified by errorReason.
+type Unreachabler interface {
+	Unreachable() bool
+}
+
+// errorReason says whether err means the daemon could not be reached (socket absent, refused, closed
+// mid-reply, no answer within the deadline) or answered something unusable.
+func errorReason(err error) string {
+	var u Unreachabler
+	if errors.As(err, &u) {
+		if u.Unreachable() {
+			return v3.ReasonDaemonUnreachable
+		}
+		return ReasonCollectionFailed
+	}
+	for _, target := range []error{
+		io.EOF, io.ErrUnexpectedEOF, os.ErrNotExist, os.ErrPermission, os.ErrDeadlineExceeded,
+		context.DeadlineExceeded, net.ErrClosed,
+		syscall.ENOENT, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.EACCES,
+	} {
+		if errors.Is(err, target) {
+			return v3.ReasonDaemonUnreachable
+		}
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) {
+		return v3.ReasonDaemonUnreachable
+	}
+	return ReasonCollectionFailed
+}
+
+// errorIssue turns a failed collection step into an issue; what names the step for the message.
+func errorIssue(fam v3.IPFamily, what string, err error) v3.StatusIssue {
+	return v3.StatusIssue{
+		Family:  fam,
+		Reason:  errorReason(err),
+		Message: clampMessage(what + ": " + err.Error()),
+	}
+}
+
+// Sections a warning is reported in, from the command that produced it.
+type warnSection int
+
+const (
+	warnAgent warnSection = 1 << iota
+	warnBGP
+	warnRoutes
+)
+
+func sectionOf(command string) warnSection {
+	c := strings.Join(strings.Fields(strings.ToLower(command)), " ")
+	switch {
+	case strings.HasPrefix(c, "show status"):
+		return warnAgent
+	case strings.HasPrefix(c, "show protocols"):
+		return warnBGP
+	case strings.HasPrefix(c, "show route"):
+		return warnRoutes
+	}
+	// A command we cannot attribute: say it everywhere rather than nowhere.
+	return warnAgent | warnBGP | warnRoutes
+}
+
+// warningsIssue summarises a family's skipped lines relevant to one section in one PartialParse issue:
+// the count, and the first skipped line (lowest command, line number) so equal input gives an equal
+// message. ok is false when there is nothing to report.
+func warningsIssue(fam v3.IPFamily, ws []bird.Warning, sec warnSection) (v3.StatusIssue, bool) {
+	var n int
+	var first *bird.Warning
+	for i := range ws {
+		w := &ws[i]
+		if sectionOf(w.Command)&sec == 0 {
+			continue
+		}
+		n++
+		if first == nil || w.Command < first.Command || (w.Command == first.Command && w.Line < first.Line) {
+			first = w
+		}
+	}
+	if n == 0 {
+		return v3.StatusIssue{}, false
+	}
+	lines := "lines"
+	if n == 1 {
+		lines = "line"
+	}
+	msg := fmt.Sprintf("%d unparsable %s skipped; first: %q line %d: %q", n, lines, first.Command, first.Line, clampText(first.Text, maxQuotedLine))
+	if first.Err != "" {
+		msg += ": " + first.Err
+	}
+	return v3.StatusIssue{Family: fam, Reason: v3.ReasonPartialParse, Message: clampMessage(msg)}, true
+}
+
+// maxQuotedLine bounds the skipped line quoted in a PartialParse message, so the count and the error
+// around it always fit the message limit.
+const maxQuotedLine = 256
+
+// clampText cuts s to at most n bytes on a rune boundary, marking the cut with an ellipsis.
+func clampText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "…"
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
+// clampMessage makes s valid UTF-8 no longer than MaxIssueMessageBytes (the CRD's limit counts
+// characters; bytes are a safe bound), cut on a rune boundary with an ellipsis.
+func clampMessage(s string) string {
+	return clampText(s, MaxIssueMessageBytes)
+}
+
+// capIssues keeps at most MaxIssuesPerSection issues; the last one kept says how many were dropped so
+// the cap never hides that something else went wrong. nil stays nil.
+func capIssues(is []v3.StatusIssue) []v3.StatusIssue {
+	if len(is) <= MaxIssuesPerSection {
+		return is
+	}
+	dropped := len(is) - (MaxIssuesPerSection - 1)
+	kept := slices.Clone(is[:MaxIssuesPerSection-1])
+	return append(kept, v3.StatusIssue{
+		Reason:  ReasonCollectionFailed,
+		Message: fmt.Sprintf("%d more issues not shown", dropped),
+	})
+}
