@@ -334,4 +334,3 @@ func mapRoutes(d, other *bird.DaemonSnapshot, opts Options) ([]v3.CalicoNodeRout
 	}
 	return out, len(out) < len(all)
 }
-
