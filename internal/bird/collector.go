@@ -1,0 +1,306 @@
+package bird
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultTimeout bounds one collection when Collector.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// Need says which sections a collection reads; a section not needed is neither read nor reported.
+type Need struct{ Status, Protocols, Routes bool }
+
+// ErrNoSocket is the error of every needed section of a family that has no control socket configured.
+var ErrNoSocket = errors.New("no control socket configured for this family")
+
+// Collector reads the node's BIRD daemon(s) into a Snapshot. With BIRD 1.6, V4Socket (bird.ctl) and
+// V6Socket (bird6.ctl) are two daemons, read concurrently. When the daemon on V4Socket greets as BIRD 2 or
+// later it serves both families: V4 and V6 are both filled from it and V6Socket is not used.
+//
+// Each collection opens its own connection per daemon (one for all of its commands) and closes it: a
+// unix-socket connect costs microseconds, and it makes a restarted daemon a non-event. A command that
+// fails on a broken connection makes the next command reconnect once.
+//
+// A Collector is safe for concurrent use; its fields must not change while a collection runs.
+type Collector struct {
+	V4Socket, V6Socket string
+	// Timeout bounds a whole collection (DefaultTimeout when 0); the context given to Collect can end it
+	// sooner.
+	Timeout time.Duration
+	// MaxReplyBytes caps each reply (DefaultMaxReplyBytes when 0); a larger reply is an error of its
+	// section.
+	MaxReplyBytes int64
+	// RoutesCommand is the command for the routes section, CmdRoutes when empty ("show route all" also
+	// works: attribute lines are skipped). It must pass CheckCommand.
+	RoutesCommand string
+
+	// routeHint remembers how many routes the last collection saw per daemon socket family, so the next
+	// one allocates its slice once.
+	routeHint [2]atomic.Int64
+}
+
+// Collect reads what need asks for. It never fails as a whole: each section of each family carries its
+// own error, so a missing bird6.ctl leaves the IPv4 sections intact.
+func (c *Collector) Collect(ctx context.Context, need Need) Snapshot {
+	snap := Snapshot{
+		V4: DaemonSnapshot{Family: IPv4, Socket: c.V4Socket},
+		V6: DaemonSnapshot{Family: IPv6, Socket: c.V6Socket},
+	}
+	if !need.Status && !need.Protocols && !need.Routes {
+		return snap
+	}
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	v4 := c.newSession(c.V4Socket)
+	defer v4.close()
+	if c.V4Socket != "" {
+		// The greeting tells whether this daemon is BIRD 2 and serves both families.
+		v4.dial(ctx)
+		if v4.conn != nil && v4.conn.Major >= 2 {
+			c.collectBoth(ctx, v4, need, &snap)
+			return snap
+		}
+	}
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		v6 := c.newSession(c.V6Socket)
+		defer v6.close()
+		c.collectFamily(ctx, v6, need, &snap.V6)
+	}()
+	c.collectFamily(ctx, v4, need, &snap.V4)
+	wg.Wait()
+	return snap
+}
+
+// collectFamily fills d from a daemon serving d.Family (BIRD 1.6's bird.ctl or bird6.ctl). Should that
+// daemon be a BIRD 2 after all, only d.Family's part of its replies is kept.
+func (c *Collector) collectFamily(ctx context.Context, s *session, need Need, d *DaemonSnapshot) {
+	if s.path == "" {
+		setAll(d, need, ErrNoSocket)
+		return
+	}
+	r := c.read(ctx, s, need, d.Family)
+	d.Status, d.StatusErr = r.status, r.statusErr
+	d.Protocols, d.ProtocolsErr = r.protocols, r.protocolsErr
+	d.Routes, d.RoutesErr = r.routes, r.routesErr
+	d.Warnings = r.warnings
+	d.CollectedAt = time.Now()
+	if r.major >= 2 {
+		split(r, need, d, nil)
+	}
+}
+
+// collectBoth fills both families from one BIRD 2 daemon.
+func (c *Collector) collectBoth(ctx context.Context, s *session, need Need, snap *Snapshot) {
+	r := c.read(ctx, s, need, 0)
+	now := time.Now()
+	for _, d := range []*DaemonSnapshot{&snap.V4, &snap.V6} {
+		d.Socket = s.path
+		d.CollectedAt = now
+		if r.status != nil {
+			st := *r.status
+			d.Status = &st
+		}
+		d.StatusErr = r.statusErr
+		d.ProtocolsErr = r.protocolsErr
+		d.RoutesErr = r.routesErr
+		// One reply, two views: a warning about it concerns both.
+		d.Warnings = append([]Warning(nil), r.warnings...)
+	}
+	split(r, need, &snap.V4, &snap.V6)
+}
+
+// split distributes a BIRD 2 reply by family: BGP sessions by their neighbor's family (by their channels
+// when no neighbor was read), other protocols to both, routes by prefix. v6 may be nil (only v4.Family
+// wanted).
+func split(r *readResult, need Need, a, b *DaemonSnapshot) {
+	targets := []*DaemonSnapshot{a}
+	if b != nil {
+		targets = append(targets, b)
+	}
+	for _, d := range targets {
+		if need.Protocols && r.protocolsErr == nil {
+			d.Protocols = make([]Protocol, 0, len(r.protocols))
+			for _, p := range r.protocols {
+				if protocolFamily(p, d.Family) {
+					d.Protocols = append(d.Protocols, p)
+				}
+			}
+		}
+		if need.Routes && r.routesErr == nil {
+			n := 0
+			for i := range r.routes {
+				if routeFamily(&r.routes[i]) == d.Family {
+					n++
+				}
+			}
+			d.Routes = make([]Route, 0, n)
+			for i := range r.routes {
+				if routeFamily(&r.routes[i]) == d.Family {
+					d.Routes = append(d.Routes, r.routes[i])
+				}
+			}
+		}
+	}
+}
+
+func protocolFamily(p Protocol, f Family) bool {
+	if p.BGP == nil {
+		return true
+	}
+	if a := p.BGP.Neighbor; a.IsValid() {
+		return (a.Is4() || a.Is4In6()) == (f == IPv4)
+	}
+	if len(p.BGP.Channels) == 0 {
+		return true
+	}
+	for _, ch := range p.BGP.Channels {
+		if ch == f {
+			return true
+		}
+	}
+	return false
+}
+
+func routeFamily(r *Route) Family {
+	if r.Prefix.Addr().Is4() {
+		return IPv4
+	}
+	return IPv6
+}
+
+func setAll(d *DaemonSnapshot, need Need, err error) {
+	if need.Status {
+		d.StatusErr = err
+	}
+	if need.Protocols {
+		d.ProtocolsErr = err
+	}
+	if need.Routes {
+		d.RoutesErr = err
+	}
+	d.CollectedAt = time.Now()
+}
+
+// readResult is what one daemon answered.
+type readResult struct {
+	major        int
+	status       *Status
+	statusErr    error
+	protocols    []Protocol
+	protocolsErr error
+	routes       []Route
+	routesErr    error
+	warnings     []Warning
+}
+
+// read runs the needed commands on one daemon. family is the daemon's family for BIRD 1.6 (0 for a BIRD 2
+// read for both).
+func (c *Collector) read(ctx context.Context, s *session, need Need, family Family) *readResult {
+	r := &readResult{}
+	if need.Status {
+		p := &statusParser{cmd: CmdStatus}
+		err := s.run(ctx, CmdStatus, func(*Conn) lineFunc { return p.line })
+		if err == nil {
+			err = p.check()
+		}
+		if err == nil {
+			st := p.st
+			r.status = &st
+		}
+		r.statusErr = err
+		r.warnings = append(r.warnings, p.warnings...)
+	}
+	if need.Protocols {
+		var p *protocolsParser
+		err := s.run(ctx, CmdProtocols, func(conn *Conn) lineFunc {
+			p = newProtocolsParser(CmdProtocols, conn.Major, family)
+			return p.line
+		})
+		if err == nil {
+			r.protocols = p.result()
+		}
+		r.protocolsErr = err
+		if p != nil {
+			r.warnings = append(r.warnings, p.warnings...)
+		}
+	}
+	if need.Routes {
+		cmd := c.RoutesCommand
+		if cmd == "" {
+			cmd = CmdRoutes
+		}
+		hint := &c.routeHint[0]
+		if family == IPv6 {
+			hint = &c.routeHint[1]
+		}
+		var p *routesParser
+		err := s.run(ctx, cmd, func(conn *Conn) lineFunc {
+			// A little headroom over last time's count: the table rarely shrinks or grows much between
+			// collections, and one allocation of the right size beats doubling through 100k routes.
+			h := hint.Load()
+			p = newRoutesParser(cmd, conn.Major, int(h+h/16))
+			return p.line
+		})
+		if err == nil {
+			r.routes = p.result()
+			hint.Store(int64(len(r.routes)))
+		}
+		r.routesErr = err
+		if p != nil {
+			r.warnings = append(r.warnings, p.warnings...)
+		}
+	}
+	if s.conn != nil {
+		r.major = s.conn.Major
+	}
+	return r
+}
+
+// session is the connection to one daemon during one collection.
+type session struct {
+	c       *Collector
+	path    string
+	conn    *Conn
+	dialErr error
+}
+
+func (c *Collector) newSession(path string) *session { return &session{c: c, path: path} }
+
+func (s *session) dial(ctx context.Context) {
+	s.conn, s.dialErr = Dial(ctx, s.path, s.c.MaxReplyBytes)
+}
+
+// run sends cmd on the session's connection, dialling (again) when there is none or the last one broke.
+// parser is called with the connection to choose the parser for its daemon's version.
+func (s *session) run(ctx context.Context, cmd string, parser func(*Conn) lineFunc) error {
+	if s.conn == nil || s.conn.Broken() != nil {
+		if s.conn != nil {
+			_ = s.conn.Close()
+		}
+		s.dial(ctx)
+		if s.conn == nil {
+			return fmt.Errorf("%s: %w", cmd, s.dialErr)
+		}
+	}
+	return s.conn.Run(ctx, cmd, parser(s.conn))
+}
+
+func (s *session) close() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
+}

@@ -1,0 +1,155 @@
+package bird
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+)
+
+// Conn is one connection to a BIRD control socket. BIRD's CLI is request/reply, so a Conn serves several
+// commands one after the other; it is not safe for concurrent use. After a transport or framing error the
+// Conn is unusable (the reply stream is out of step) and every later Run fails; dial a new one.
+type Conn struct {
+	path string
+	nc   net.Conn
+	lr   *lineReader
+	// Version is the daemon's version from its greeting ("0001 BIRD 1.6.8 ready."), Major its major number.
+	Version string
+	Major   int
+	broken  error
+}
+
+// Dial connects to the BIRD control socket at path and reads the daemon's greeting, which gives its
+// version. maxReply caps each reply (DefaultMaxReplyBytes when 0).
+func Dial(ctx context.Context, path string, maxReply int64) (*Conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("bird: connect to control socket %s: %w", path, err)
+	}
+	c := &Conn{path: path, nc: nc, lr: newLineReader(nc, maxReply)}
+	var greeting []byte
+	gcode := 0
+	err = c.withContext(ctx, func() error {
+		return c.lr.readReply("(greeting)", func(code int, text []byte, _ int) {
+			gcode = code
+			greeting = append(greeting[:0], text...)
+		})
+	})
+	if err != nil {
+		_ = nc.Close()
+		return nil, fmt.Errorf("bird: read greeting from %s: %w", path, err)
+	}
+	ver, major, ok := parseGreeting(gcode, greeting)
+	if !ok {
+		_ = nc.Close()
+		return nil, fmt.Errorf("bird: unexpected greeting from %s: %04d %q: %w", path, gcode, greeting, ErrProtocol)
+	}
+	c.Version, c.Major = ver, major
+	return c, nil
+}
+
+// parseGreeting reads "BIRD 1.6.8 ready." (code 0001) into the version and its major number.
+func parseGreeting(code int, text []byte) (version string, major int, ok bool) {
+	if code != 1 {
+		return "", 0, false
+	}
+	f := bytes.Fields(text)
+	if len(f) < 2 || string(f[0]) != "BIRD" {
+		return "", 0, false
+	}
+	version = string(f[1])
+	major, ok = majorOf(version)
+	return version, major, ok
+}
+
+// majorOf returns the major number of a version like "1.6.8", "2.0.12" or "v2.15-12-gabc".
+func majorOf(version string) (int, bool) {
+	v := version
+	if len(v) > 0 && (v[0] == 'v' || v[0] == 'V') {
+		v = v[1:]
+	}
+	end := 0
+	for end < len(v) && isDigit(v[end]) {
+		end++
+	}
+	if end == 0 || end > 3 {
+		return 0, false
+	}
+	n, err := strconv.Atoi(v[:end])
+	if err != nil || n == 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// Path is the control socket path.
+func (c *Conn) Path() string { return c.path }
+
+// Close closes the connection.
+func (c *Conn) Close() error {
+	if c.broken == nil {
+		c.broken = errors.New("connection closed")
+	}
+	return c.nc.Close()
+}
+
+// Broken returns the error that made the connection unusable, or nil.
+func (c *Conn) Broken() error { return c.broken }
+
+// Run sends one command and streams its reply's lines to fn. The command must pass CheckCommand; a refused
+// command is not sent. An error reply (8xxx/9xxx) returns a *ReplyError and leaves the connection usable;
+// any other error (deadline, cancellation, cut-off reply, size cap) closes it.
+func (c *Conn) Run(ctx context.Context, cmd string, fn lineFunc) error {
+	canon, err := CheckCommand(cmd)
+	if err != nil {
+		return err
+	}
+	if c.broken != nil {
+		return fmt.Errorf("bird %q on %s: connection unusable: %w", canon, c.path, c.broken)
+	}
+	err = c.withContext(ctx, func() error {
+		if _, err := c.nc.Write([]byte(canon + "\n")); err != nil {
+			return fmt.Errorf("bird %q: send: %w", canon, err)
+		}
+		return c.lr.readReply(canon, fn)
+	})
+	var re *ReplyError
+	if err != nil && !errors.As(err, &re) {
+		c.broken = err
+		_ = c.nc.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%w (socket %s)", err, c.path)
+	}
+	return nil
+}
+
+// withContext runs f with the connection's deadline set from ctx, and makes a cancellation of ctx
+// interrupt a blocked read or write. When ctx ended, its error is what is returned, with the I/O error
+// for detail.
+func (c *Conn) withContext(ctx context.Context, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dl, _ := ctx.Deadline() // zero time: no deadline
+	if err := c.nc.SetDeadline(dl); err != nil {
+		return fmt.Errorf("bird: set deadline on %s: %w", c.path, err)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		// A deadline in the past wakes up any blocked I/O at once.
+		_ = c.nc.SetDeadline(time.Unix(1, 0))
+	})
+	err := f()
+	stop()
+	if err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("%w: %v", cerr, err)
+		}
+	}
+	return err
+}
