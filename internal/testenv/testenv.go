@@ -1,0 +1,226 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+)
+
+// Env is a running control plane.
+type Env struct {
+	// Config is the admin (system:masters) configuration.
+	Config *rest.Config
+	// Client is an admin client that knows the CalicoNodeStatus types.
+	Client client.Client
+	Scheme *runtime.Scheme
+	// BinDir holds kube-apiserver, etcd and kubectl.
+	BinDir string
+	// Kubeconfig is the path of an admin kubeconfig file for kubectl.
+	Kubeconfig string
+	// RepoRoot is the repository's top directory.
+	RepoRoot string
+
+	env     *envtest.Environment
+	workDir string
+}
+
+// Options tune Start.
+type Options struct {
+	// WorkDir keeps the kubeconfig and per-user files; a temporary directory when empty.
+	WorkDir string
+	// ExtraAPIServerArgs are added to kube-apiserver's command line (key without "--").
+	ExtraAPIServerArgs map[string]string
+}
+
+// Scheme returns a scheme with the Kubernetes built-in types and api/v3.
+func NewScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("add client-go types to scheme: %w", err)
+	}
+	if err := v3.AddToScheme(s); err != nil {
+		return nil, fmt.Errorf("add projectcalico.org/v3 types to scheme: %w", err)
+	}
+	return s, nil
+}
+
+// RepoRoot finds the repository's top directory from the working directory (go test runs in the
+// package directory).
+func RepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "hack", "controlplane", "build.sh")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find repository root: no hack/controlplane/build.sh above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// BinDir returns the directory with the control-plane binaries: $KUBEBUILDER_ASSETS when set, otherwise
+// what hack/controlplane/build.sh builds or reuses from its cache.
+func BinDir(root string) (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	cmd := exec.Command(filepath.Join(root, "hack", "controlplane", "build.sh"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("build control plane with hack/controlplane/build.sh: %w: %s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Start starts etcd and kube-apiserver, installs the CRD and waits until the API serves it.
+func Start(opts Options) (*Env, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	bin, err := BinDir(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"etcd", "kube-apiserver", "kubectl"} {
+		if _, err := os.Stat(filepath.Join(bin, name)); err != nil {
+			return nil, fmt.Errorf("control-plane binary %s missing in %s (run make controlplane): %w", name, bin, err)
+		}
+	}
+	scheme, err := NewScheme()
+	if err != nil {
+		return nil, err
+	}
+	workDir := opts.WorkDir
+	if workDir == "" {
+		if workDir, err = os.MkdirTemp("", "cns-testenv-"); err != nil {
+			return nil, fmt.Errorf("create work directory: %w", err)
+		}
+	}
+
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: bin,
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+		ControlPlaneStartTimeout: 2 * time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
+	}
+	apiServer := env.ControlPlane.GetAPIServer()
+	args := apiServer.Configure()
+	// No kube-controller-manager runs, so the kubernetes Service's endpoints must not be reconciled.
+	args.Set("endpoint-reconciler-type", "none")
+	args.Set("authorization-mode", "RBAC")
+	for k, v := range opts.ExtraAPIServerArgs {
+		args.Set(k, v)
+	}
+
+	cfg, err := env.Start()
+	if err != nil {
+		_ = env.Stop()
+		return nil, fmt.Errorf("start control plane from %s: %w", bin, err)
+	}
+	e := &Env{Config: cfg, Scheme: scheme, BinDir: bin, RepoRoot: root, env: env, workDir: workDir}
+	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		_ = e.Stop()
+		return nil, fmt.Errorf("admin client: %w", err)
+	}
+	admin, err := env.AddUser(envtest.User{Name: "cns-admin", Groups: []string{"system:masters"}}, cfg)
+	if err != nil {
+		_ = e.Stop()
+		return nil, fmt.Errorf("add admin user: %w", err)
+	}
+	if e.Kubeconfig, err = writeKubeconfig(admin, filepath.Join(workDir, "admin.kubeconfig")); err != nil {
+		_ = e.Stop()
+		return nil, err
+	}
+	return e, nil
+}
+
+func writeKubeconfig(u *envtest.AuthenticatedUser, path string) (string, error) {
+	data, err := u.KubeConfig()
+	if err != nil {
+		return "", fmt.Errorf("render kubeconfig %s: %w", path, err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		return "", fmt.Errorf("write kubeconfig: %w", err)
+	}
+	return path, nil
+}
+
+// User is an authenticated user of the control plane (client certificate).
+type User struct {
+	Name       string
+	Config     *rest.Config
+	Client     client.Client
+	Kubeconfig string
+}
+
+// AddUser adds a user authenticated by a client certificate with the given name and groups. It has no
+// permissions beyond what RBAC objects grant it.
+func (e *Env) AddUser(name string, groups ...string) (*User, error) {
+	au, err := e.env.AddUser(envtest.User{Name: name, Groups: groups}, e.Config)
+	if err != nil {
+		return nil, fmt.Errorf("add user %s: %w", name, err)
+	}
+	u := &User{Name: name, Config: au.Config()}
+	if u.Client, err = client.New(u.Config, client.Options{Scheme: e.Scheme}); err != nil {
+		return nil, fmt.Errorf("client for user %s: %w", name, err)
+	}
+	safe := strings.NewReplacer(":", "_", "/", "_").Replace(name)
+	if u.Kubeconfig, err = writeKubeconfig(au, filepath.Join(e.workDir, safe+".kubeconfig")); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// Kubectl runs the built kubectl against the control plane as admin and returns its stdout; the error
+// carries stderr.
+func (e *Env) Kubectl(ctx context.Context, stdin string, args ...string) (string, error) {
+	return e.KubectlAs(ctx, e.Kubeconfig, stdin, args...)
+}
+
+// KubectlAs runs the built kubectl with the given kubeconfig.
+func (e *Env) KubectlAs(ctx context.Context, kubeconfig, stdin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, filepath.Join(e.BinDir, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// Stop stops kube-apiserver, then etcd, and removes the temporary files.
+func (e *Env) Stop() error {
+	err := e.env.Stop()
+	if e.workDir != "" && strings.Contains(filepath.Base(e.workDir), "cns-testenv-") {
+		_ = os.RemoveAll(e.workDir)
+	}
+	if err != nil {
+		return fmt.Errorf("stop control plane: %w", err)
+	}
+	return nil
+}
