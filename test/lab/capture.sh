@@ -53,6 +53,13 @@ family_set() {
 
 # not_established SOCKET BIRDC PROTOCOL: PROTOCOL is no longer Established.
 not_established() { "$2" -s "$1" show protocols "$3" 2>/dev/null | grep -q "^$3 " && ! "$2" -s "$1" show protocols "$3" | grep -q Established; }
+# failing SOCKET BIRDC PROTOCOL: PROTOCOL shows its last error ("Socket: ...") in the info column.
+failing() { "$2" -s "$1" show protocols "$3" 2>/dev/null | grep -q "^$3 .*Socket:"; }
+# settled: node1's never-answering peers have failed a connect at least once, so their info is not empty.
+settled() {
+	poll 60 failing "$NODE1_SOCKET4" "$LAB_BIRDC" Node_10_99_0_253 && poll 60 failing "$NODE1_SOCKET6" "$LAB_BIRDC6" Node_fd00_99__fd ||
+		{ log "Node_*_253/fd on node1 never showed a connect error within 60s"; exit 1; }
+}
 poll() { # SECONDS CMD...
 	local end=$((SECONDS + $1))
 	shift
@@ -72,7 +79,8 @@ for v in $versions; do
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	log "BIRD $LAB_BIRD_VERSION into $dir"
-	st="normal: $state_base, timeformat iso long; mesh + ToR Established, Node_*_253 connecting, Node_*_252 disabled"
+	settled
+	st="normal: $state_base, timeformat iso long; mesh + ToR Established, Node_*_251 (gobgpd) Established, Node_*_253 failing to connect, Node_*_252 disabled"
 	if [ "$v" = 1 ]; then
 		family_set v4- "$NODE1_SOCKET4" "$LAB_BIRDC" "$st"
 		family_set v6- "$NODE1_SOCKET6" "$LAB_BIRDC6" "$st"
@@ -111,6 +119,7 @@ for v in $versions; do
 
 	# BIRD's default time format, which is what Calico runs with (its templates set none).
 	"$lab" up --name "$name" --bird "$v" --nodes 3 --routes 10 --timeformat default >&2
+	settled
 	st="timeformat-default: $state_base, BIRD's default time format (as Calico); otherwise as normal"
 	if [ "$v" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-status-timeformat-default "$st" "show status"
@@ -126,6 +135,7 @@ for v in $versions; do
 
 	# About 1000 routes (2 nodes, the ToR announces 1000 per family).
 	"$lab" up --name "$name" --bird "$v" --nodes 2 --routes 1000 >&2
+	settled
 	st="routes-1000: 2 nodes, --routes 1000 (ToR announces 1000 IPv4 /32 and 1000 IPv6 /64)"
 	if [ "$v" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-route-1000 "$st" "show route"
