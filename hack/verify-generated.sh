@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Regenerates deepcopy and the CRD from api/v3 and fails when the result differs from the files in the
+# working tree, naming them. Works with uncommitted changes: it compares against the tree, not git.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+before=$(mktemp -d)
+trap 'rm -rf "$before"' EXIT
+cp -a api config "$before/"
+make -s generate >/dev/null
+if ! diff -r "$before/api" api >/dev/null || ! diff -r "$before/config" config >/dev/null; then
+	echo "verify: generated files were out of date with api/v3 and have now been regenerated:" >&2
+	diff -rq "$before/api" api >&2 || true
+	diff -rq "$before/config" config >&2 || true
+	echo "verify: review and commit them" >&2
+	exit 1
+fi
