@@ -206,13 +206,11 @@ func sessionState(p *bird.Protocol) (v3.BGPSessionState, string) {
 			word = "Down"
 		}
 	} else if len(infoFields) > 0 {
-		if _, known := bgpStates[strings.ToLower(infoFields[0])]; known {
-			if word == "" {
-				word = infoFields[0]
-			}
-			if strings.EqualFold(infoFields[0], word) {
-				infoRest = strings.Join(infoFields[1:], " ")
-			}
+		if _, known := bgpStates[strings.ToLower(infoFields[0])]; known && word == "" {
+			word = infoFields[0]
+		}
+		if strings.EqualFold(infoFields[0], word) {
+			infoRest = strings.Join(infoFields[1:], " ")
 		}
 	}
 	if word == "" {
