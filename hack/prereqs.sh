@@ -21,16 +21,12 @@ declare -A want=(
 	[bird]=/usr/sbin/bird6
 	[gobgpd]=/usr/bin/gobgpd
 	[iproute2]=/usr/sbin/ip
-	[libssh-gcrypt-4]=/usr/lib/x86_64-linux-gnu/libssh-gcrypt.so.4
+	[libssh-gcrypt-4]= # a library: its path depends on the architecture, dpkg's state is enough
 )
-# libssh-gcrypt's path is per architecture; ask dpkg for the multiarch triplet when available.
-if command -v dpkg-architecture >/dev/null 2>&1; then
-	want[libssh-gcrypt-4]=/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libssh-gcrypt.so.4
-fi
 
 missing=()
 for pkg in "${!want[@]}"; do
-	if [ ! -e "${want[$pkg]}" ] || ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+	if { [ -n "${want[$pkg]}" ] && [ ! -e "${want[$pkg]}" ]; } || ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
 		missing+=("$pkg")
 	fi
 done
@@ -46,6 +42,32 @@ bird2_dir() { # the newest unpacked bird2 tree in the cache, or nothing
 }
 need_bird2=false
 [ -n "$(bird2_dir)" ] || need_bird2=true
+
+stop_services() {
+	# Whatever the policy, make sure no Debian bird/gobgpd service stays enabled or running: the lab starts
+	# its own daemons with their own sockets. systemctl can disable units even when systemd is not running.
+	if command -v systemctl >/dev/null 2>&1; then
+		if [ -d /run/systemd/system ]; then
+			systemctl disable --now bird.service bird6.service gobgpd.service >/dev/null 2>&1 || true
+		else
+			systemctl disable bird.service bird6.service gobgpd.service >/dev/null 2>&1 || true
+		fi
+	fi
+	for svc in bird bird6 gobgpd; do
+		if [ -x "/etc/init.d/$svc" ]; then
+			"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+			command -v update-rc.d >/dev/null 2>&1 && update-rc.d "$svc" disable >/dev/null 2>&1 || true
+		fi
+	done
+	# The Debian units' daemons, if something started them anyway (only those: their pid file and binary).
+	local pidfile pid
+	for pidfile in /run/bird/bird.pid /run/bird/bird6.pid; do
+		pid=$(cat "$pidfile" 2>/dev/null || true)
+		case $(readlink "/proc/$pid/exe" 2>/dev/null) in
+		/usr/sbin/bird | /usr/sbin/bird6) kill "$pid" 2>/dev/null || true ;;
+		esac
+	done
+}
 
 if [ "${#missing[@]}" -eq 0 ] && ! $need_bird2; then
 	:
@@ -76,21 +98,6 @@ else
 		cleanup_policy
 		trap - EXIT
 	fi
-	# Whatever the policy, make sure no Debian bird service stays enabled or running: the lab starts its
-	# own daemons with their own sockets.
-	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-		systemctl disable --now bird.service bird6.service >/dev/null 2>&1 || true
-	fi
-	for svc in bird bird6; do
-		if [ -x "/etc/init.d/$svc" ]; then
-			"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
-			command -v update-rc.d >/dev/null 2>&1 && update-rc.d "$svc" disable >/dev/null 2>&1 || true
-		fi
-	done
-	for pidfile in /run/bird/bird.pid /run/bird/bird6.pid; do
-		if [ -s "$pidfile" ]; then kill "$(cat "$pidfile")" 2>/dev/null || true; fi
-	done
-
 	if $need_bird2; then
 		version=$(apt-cache show bird2 2>/dev/null | sed -n 's/^Version: //p' | sort -rV | head -n 1)
 		if [ -z "$version" ]; then
@@ -114,6 +121,8 @@ else
 		trap - EXIT
 	fi
 fi
+
+if [ "$(id -u)" -eq 0 ]; then stop_services; fi
 
 # Check the binaries actually run (a missing shared library shows up here, not in the lab).
 # shellcheck source=../test/lab/paths.sh
