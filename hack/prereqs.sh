@@ -21,7 +21,7 @@ declare -A want=(
 	[bird]=/usr/sbin/bird6
 	[gobgpd]=/usr/bin/gobgpd
 	[iproute2]=/usr/sbin/ip
-	[libssh-gcrypt-4]= # a library: its path depends on the architecture, dpkg's state is enough
+	[libssh-gcrypt-4]="" # a library: its path depends on the architecture, dpkg's state is enough
 )
 
 missing=()

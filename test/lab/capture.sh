@@ -32,6 +32,7 @@ log() { echo "capture: $*" >&2; }
 grab() {
 	local sock=$1 birdc=$2 file=$3 state=$4 cmd=$5
 	"$cap" -socket "$sock" -timeout 60s -out "$dir/$file.txt" "$cmd"
+	# shellcheck disable=SC2086 # birdc takes the command as separate words
 	"$birdc" -s "$sock" $cmd >"$dir/$file.birdc.txt" 2>&1 || true
 	readme_rows+=("| \`$file.txt\` | \`$cmd\` | $(basename "$sock") | $state |")
 }

@@ -173,7 +173,8 @@ EOF
    route fd00:99:200::/64 multipath via $tor6 via $dead6;
 EOF
 	fi
-	local blk=$([ "$fam" = 4 ] && block4 "$i" 0 || block6 "$i" 0)
+	local blk
+	if [ "$fam" = 4 ]; then blk=$(block4 "$i" 0); else blk=$(block6 "$i" 0); fi
 	cat <<EOF
 }
 
