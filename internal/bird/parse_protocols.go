@@ -28,7 +28,10 @@ type protocolsParser struct {
 	protos   []Protocol
 	warnings []Warning
 	strs     interner
-	cur      *Protocol // nil before the first protocol line
+	cur      *Protocol // nil before the first protocol line and after one that could not be read
+	// skipping is set after a protocol line that could not be read: its details are dropped with it,
+	// under the one warning about that line.
+	skipping bool
 }
 
 func newProtocolsParser(cmd string, major int, family Family) *protocolsParser {
@@ -48,7 +51,7 @@ func (p *protocolsParser) line(code int, text []byte, lineNo int) {
 		p.protocolLine(text, lineNo)
 	case codeProtoDetail:
 		if p.cur == nil {
-			if len(trimSpace(text)) != 0 {
+			if !p.skipping && len(trimSpace(text)) != 0 {
 				p.warn(lineNo, text, "protocol detail before any protocol line")
 			}
 			return
@@ -69,7 +72,7 @@ func (p *protocolsParser) protocolLine(text []byte, lineNo int) {
 	for i := range f {
 		f[i], rest = nextField(rest)
 		if len(f[i]) == 0 {
-			p.cur = nil
+			p.cur, p.skipping = nil, true
 			p.warn(lineNo, text, "protocol line has fewer than 5 fields")
 			return
 		}
@@ -90,7 +93,7 @@ func (p *protocolsParser) protocolLine(text []byte, lineNo int) {
 		Since: p.strs.get(trimFraction(since)),
 		Info:  string(collapseSpace(rest)),
 	})
-	p.cur = &p.protos[len(p.protos)-1]
+	p.cur, p.skipping = &p.protos[len(p.protos)-1], false
 	if p.cur.Kind == "BGP" {
 		p.cur.BGP = &BGPSession{}
 		if p.major < 2 && p.family != 0 {
