@@ -22,6 +22,10 @@ func main() {
 	greeting := flag.String("greeting", "", "file for the raw greeting line (empty = discard)")
 	timeout := flag.Duration("timeout", 30*time.Second, "deadline for the whole exchange")
 	flag.Parse()
+	if *socket == "" || flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: birdcapture -socket PATH [-out FILE] [-greeting FILE] [-timeout D] 'show ...'")
+		os.Exit(2)
+	}
 	if err := run(*socket, flag.Arg(0), *out, *greeting, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "birdcapture:", err)
 		os.Exit(1)
@@ -29,9 +33,6 @@ func main() {
 }
 
 func run(socket, command, out, greetingFile string, timeout time.Duration) error {
-	if socket == "" || command == "" || flag.NArg() != 1 {
-		return fmt.Errorf("usage: birdcapture -socket PATH [-out FILE] [-greeting FILE] 'show ...'")
-	}
 	conn, err := net.DialTimeout("unix", socket, timeout)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", socket, err)
@@ -62,9 +63,11 @@ func run(socket, command, out, greetingFile string, timeout time.Duration) error
 	bw := bufio.NewWriterSize(w, 1<<16)
 	for n := 1; ; n++ {
 		line, err := r.ReadBytes('\n')
-		bw.Write(line)
+		if _, werr := bw.Write(line); werr != nil {
+			return fmt.Errorf("write %s: %w", out, werr)
+		}
 		if err != nil {
-			bw.Flush()
+			_ = bw.Flush() // keep what arrived: a cut-off reply is worth seeing
 			return fmt.Errorf("reply to %q from %s, line %d: cut off without a final line: %w", command, socket, n, err)
 		}
 		if isFinal(line) {
