@@ -15,8 +15,8 @@ func buildAgent(s *bird.Snapshot) *v3.CalicoNodeAgentStatus {
 		} else {
 			out.BIRDV6 = st
 		}
-		if d.StatusErr != nil {
-			out.Issues = append(out.Issues, errorIssue(fam, "show status", d.StatusErr))
+		if d.StatusErr != nil && !notCollected(d.StatusErr) {
+			out.Issues = append(out.Issues, errorIssue(fam, bird.CmdStatus, "", d.StatusErr))
 		}
 		if is, ok := warningsIssue(fam, d.Warnings, warnAgent); ok {
 			out.Issues = append(out.Issues, is)
@@ -26,11 +26,11 @@ func buildAgent(s *bird.Snapshot) *v3.CalicoNodeAgentStatus {
 	return out
 }
 
-// daemonStatus maps one daemon's `show status`. A family nobody collected (no status, no error: the agent
-// was not configured for it) is nil rather than a made-up NotReady.
+// daemonStatus maps one daemon's `show status`. A family nobody collected (no status and no error, or
+// bird.ErrNoSocket: the agent was not configured for it) is nil rather than a made-up NotReady.
 func daemonStatus(d *bird.DaemonSnapshot) *v3.BGPDaemonStatus {
 	if d.Status == nil {
-		if d.StatusErr == nil {
+		if d.StatusErr == nil || notCollected(d.StatusErr) {
 			return nil
 		}
 		return &v3.BGPDaemonStatus{State: v3.BGPDaemonStateNotReady}

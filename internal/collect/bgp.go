@@ -25,9 +25,11 @@ func buildBGP(s *bird.Snapshot) *v3.CalicoNodeBGPStatus {
 		fam := apiFamily(i)
 		var peers []v3.CalicoNodePeer
 		var est, notEst int
-		if d.ProtocolsErr != nil {
-			out.Issues = append(out.Issues, errorIssue(fam, "show protocols", d.ProtocolsErr))
-		} else {
+		switch {
+		case notCollected(d.ProtocolsErr):
+		case d.ProtocolsErr != nil:
+			out.Issues = append(out.Issues, errorIssue(fam, "show protocols", "", d.ProtocolsErr))
+		default:
 			peers, est, notEst = mapPeers(d.Protocols)
 		}
 		if is, ok := warningsIssue(fam, d.Warnings, warnBGP); ok {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -71,6 +72,13 @@ func replayFiles(t *testing.T, version, prefix string, st labState) (greeting st
 // per command line. It stops when the test ends.
 func replay(t *testing.T, version, prefix string, st labState) string {
 	t.Helper()
+	return replayCut(t, version, prefix, st, "")
+}
+
+// replayCut is replay, except that the reply to the command cut stops halfway and the daemon hangs up,
+// as a BIRD killed mid-reply does.
+func replayCut(t *testing.T, version, prefix string, st labState, cut string) string {
+	t.Helper()
 	greeting, replies := replayFiles(t, version, prefix, st)
 	read := func(p string) []byte {
 		b, err := os.ReadFile(p)
@@ -118,9 +126,14 @@ func replay(t *testing.T, version, prefix string, st labState) string {
 				}
 				sc := bufio.NewScanner(c)
 				for sc.Scan() {
-					a, ok := answers[strings.TrimSpace(sc.Text())]
+					cmd := strings.TrimSpace(sc.Text())
+					a, ok := answers[cmd]
 					if !ok {
 						a = []byte("9001 syntax error\n")
+					}
+					if cmd == cut {
+						_, _ = c.Write(a[:len(a)/2])
+						return
 					}
 					if _, err := c.Write(a); err != nil {
 						return
@@ -308,4 +321,66 @@ func TestCapturesSameAcrossVersions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCapturesFaults: real replies with one family's daemon failing in the ways the Collector sees: its
+// socket missing, its route reply cut off, no socket configured. The other family is intact; the failing
+// one says why.
+func TestCapturesFaults(t *testing.T) {
+	normal := labStates[0]
+	healthy := Build(collectCapturedWith(t, &bird.Collector{
+		V4Socket: replay(t, "1.6.8", "v4-", normal), V6Socket: replay(t, "1.6.8", "v6-", normal)}), allClasses, Options{})
+	tests := []struct {
+		name       string
+		v6         func(t *testing.T) string
+		wantReason string // "" means no issue and no IPv6 data at all
+		wantV6Data bool   // IPv6 status and peers still reported
+	}{
+		{"socket missing", func(t *testing.T) string { return filepath.Join(t.TempDir(), "bird6.ctl") }, v3.ReasonDaemonUnreachable, false},
+		{"route reply cut off", func(t *testing.T) string { return replayCut(t, "1.6.8", "v6-", normal, "show route") }, v3.ReasonDaemonUnreachable, true},
+		{"no socket configured", func(t *testing.T) string { return "" }, "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Build(collectCapturedWith(t, &bird.Collector{
+				V4Socket: replay(t, "1.6.8", "v4-", normal), V6Socket: tc.v6(t)}), allClasses, Options{})
+			if !reflect.DeepEqual(got.Agent.BIRDV4, healthy.Agent.BIRDV4) || !reflect.DeepEqual(got.BGP.PeersV4, healthy.BGP.PeersV4) ||
+				!reflect.DeepEqual(got.Routes.RoutesV4, healthy.Routes.RoutesV4) || got.Routes.TotalV4 != healthy.Routes.TotalV4 {
+				t.Errorf("IPv4 data changed by an IPv6 failure")
+			}
+			if got.Routes.RoutesV6 != nil || got.Routes.TotalV6 != 0 {
+				t.Errorf("IPv6 routes reported from a failed read: %d", len(got.Routes.RoutesV6))
+			}
+			if hasV6 := got.BGP.PeersV6 != nil && got.Agent.BIRDV6 != nil && got.Agent.BIRDV6.State == v3.BGPDaemonStateReady; hasV6 != tc.wantV6Data {
+				t.Errorf("IPv6 status and peers reported %t, want %t", hasV6, tc.wantV6Data)
+			}
+			issues := slices.Concat(got.Agent.Issues, got.BGP.Issues, got.Routes.Issues)
+			if tc.wantReason == "" {
+				if len(issues) != 0 || got.Agent.BIRDV6 != nil {
+					t.Errorf("unconfigured IPv6: issues %+v, birdV6 %+v; want neither", issues, got.Agent.BIRDV6)
+				}
+				return
+			}
+			if got.Agent.BIRDV6 == nil || (!tc.wantV6Data && got.Agent.BIRDV6.State != v3.BGPDaemonStateNotReady) {
+				t.Errorf("birdV6 %+v, want it reported (NotReady when unreachable)", got.Agent.BIRDV6)
+			}
+			var routeIssue bool
+			for _, is := range issues {
+				if is.Family != v3.IPFamilyV6 || is.Reason != tc.wantReason || is.Message == "" {
+					t.Errorf("issue %+v, want IPv6 %s with a message", is, tc.wantReason)
+				}
+				routeIssue = routeIssue || slices.Contains(got.Routes.Issues, is)
+			}
+			if !routeIssue {
+				t.Errorf("no issue in the routes section: %+v", issues)
+			}
+		})
+	}
+}
+
+func collectCapturedWith(t *testing.T, c *bird.Collector) bird.Snapshot {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return c.Collect(ctx, bird.Need{Status: true, Protocols: true, Routes: true})
 }

@@ -26,7 +26,9 @@
 //	boot time / last reconfiguration     lastBootTime / lastReconfigurationTime, as printed
 //	                                     (seconds precision for both versions: the parsers drop
 //	                                     BIRD 2's milliseconds)
-//	no status and no error               birdVx omitted (the family was not collected at all)
+//	no status and no error, or           birdVx omitted, no issue: the agent was not configured to
+//	bird.ErrNoSocket                     read this family (no bird6.ctl on an IPv4-only node). The
+//	                                     same holds for the BGP and Routes sections.
 //
 // # BGP (peersV4 from V4.Protocols, peersV6 from V6.Protocols; protocols of kind BGP only)
 //
@@ -126,8 +128,11 @@
 //	-------------------------------------  ------------------------------------------------------
 //	StatusErr (Agent), ProtocolsErr (BGP),  Reason DaemonUnreachable for errors that mean no answer
 //	RoutesErr (Routes)                      (socket absent or refused, connection reset or closed,
+//	                                        bird.ErrTruncated: reply cut off by the daemon going away,
 //	                                        EOF, deadline), or an error whose Unreachable() says so;
-//	                                        else CollectionFailed. Message: the step and the error.
+//	                                        else CollectionFailed (BIRD error reply, reply too large,
+//	                                        malformed framing, parse error). Message: the error, which
+//	                                        names the command.
 //	ProtocolsErr with routes (Routes)       as above; the routes' sources were inferred from names
 //	Warnings (skipped lines)                one PartialParse per family and section: the count and
 //	                                        the first skipped line (command, number, text, error).

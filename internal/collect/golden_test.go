@@ -51,20 +51,36 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	}
 }
 
-// lineDiff shows the lines that differ between want and got, good enough to review a golden change.
+// lineDiff is a minimal line diff (longest common subsequence) of want and got, with line numbers of
+// got, good enough to review a golden change.
 func lineDiff(want, got string) string {
 	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	// lcs[i][j] is the LCS length of w[i:] and g[j:].
+	lcs := make([][]int, len(w)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(g)+1)
+	}
+	for i := len(w) - 1; i >= 0; i-- {
+		for j := len(g) - 1; j >= 0; j-- {
+			if w[i] == g[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
 	var b strings.Builder
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			fmt.Fprintf(&b, "line %d:\n  - %s\n  + %s\n", i+1, wl, gl)
+	i, j := 0, 0
+	for i < len(w) || j < len(g) {
+		switch {
+		case i < len(w) && j < len(g) && w[i] == g[j]:
+			i, j = i+1, j+1
+		case j < len(g) && (i == len(w) || lcs[i][j+1] >= lcs[i+1][j]):
+			fmt.Fprintf(&b, "%4d + %s\n", j+1, g[j])
+			j++
+		default:
+			fmt.Fprintf(&b, "%4d - %s\n", j+1, w[i])
+			i++
 		}
 	}
 	return b.String()
@@ -121,6 +137,11 @@ func goldenCases() []goldenCase {
 			opts: Options{MaxRoutesPerFamily: 13}, snap: lab},
 		{name: "truncated_by_bytes", classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeRoutes},
 			opts: Options{MaxRouteBytesPerFamily: 700}, snap: lab},
+		{name: "v6_no_socket_configured", classes: allClasses, snap: func() bird.Snapshot {
+			s := lab()
+			s.V6 = bird.DaemonSnapshot{Family: bird.IPv6, StatusErr: bird.ErrNoSocket, ProtocolsErr: bird.ErrNoSocket, RoutesErr: bird.ErrNoSocket}
+			return s
+		}},
 		{name: "v6_not_collected", classes: allClasses, snap: func() bird.Snapshot {
 			return bird.Snapshot{V4: labV4()}
 		}},

@@ -33,6 +33,7 @@ func errorReason(err error) string {
 		return ReasonCollectionFailed
 	}
 	for _, target := range []error{
+		bird.ErrTruncated, // the daemon closed the socket mid-reply: it died or restarted
 		io.EOF, io.ErrUnexpectedEOF, os.ErrNotExist, os.ErrPermission, os.ErrDeadlineExceeded,
 		context.DeadlineExceeded, net.ErrClosed,
 		syscall.ENOENT, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.EACCES,
@@ -48,13 +49,23 @@ func errorReason(err error) string {
 	return ReasonCollectionFailed
 }
 
-// errorIssue turns a failed collection step into an issue; what names the step for the message.
-func errorIssue(fam v3.IPFamily, what string, err error) v3.StatusIssue {
-	return v3.StatusIssue{
-		Family:  fam,
-		Reason:  errorReason(err),
-		Message: clampMessage(what + ": " + err.Error()),
+// notCollected says an error only means the agent was not configured to read this family (no control
+// socket for it, e.g. an IPv4-only node with BIRD 1.6): nothing to report, rather than a daemon down.
+func notCollected(err error) bool {
+	return errors.Is(err, bird.ErrNoSocket)
+}
+
+// errorIssue turns a failed collection step into an issue. cmd names the step unless the error already
+// does (the bird package's errors start with the command); note, when set, leads the message.
+func errorIssue(fam v3.IPFamily, cmd, note string, err error) v3.StatusIssue {
+	msg := err.Error()
+	if !strings.Contains(msg, cmd) {
+		msg = cmd + ": " + msg
 	}
+	if note != "" {
+		msg = note + ": " + msg
+	}
+	return v3.StatusIssue{Family: fam, Reason: errorReason(err), Message: clampMessage(msg)}
 }
 
 // Sections a warning is reported in, from the command that produced it.

@@ -26,9 +26,11 @@ func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 		other := fams[1-i]
 		var routes []v3.CalicoNodeRoute
 		total := 0
-		if d.RoutesErr != nil {
-			out.Issues = append(out.Issues, errorIssue(fam, "show route", d.RoutesErr))
-		} else {
+		switch {
+		case notCollected(d.RoutesErr):
+		case d.RoutesErr != nil:
+			out.Issues = append(out.Issues, errorIssue(fam, "show route", "", d.RoutesErr))
+		default:
 			total = len(d.Routes)
 			var truncated bool
 			routes, truncated = mapRoutes(d, other, opts)
@@ -41,9 +43,9 @@ func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 						len(routes), total, opts.maxRoutes(), opts.maxRouteBytes()),
 				})
 			}
-			if d.ProtocolsErr != nil && total > 0 {
+			if d.ProtocolsErr != nil && !notCollected(d.ProtocolsErr) && total > 0 {
 				// The routes are there, but their sources can only be inferred from protocol names.
-				out.Issues = append(out.Issues, errorIssue(fam, "show protocols (route sources inferred from protocol names)", d.ProtocolsErr))
+				out.Issues = append(out.Issues, errorIssue(fam, "show protocols", "route sources inferred from protocol names", d.ProtocolsErr))
 			}
 		}
 		if is, ok := warningsIssue(fam, d.Warnings, warnRoutes); ok {
