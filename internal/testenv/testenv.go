@@ -12,12 +12,11 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
-	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	cnsscheme "github.com/calico-node-status/calico-node-status/internal/scheme"
 )
 
 // Env is a running control plane.
@@ -46,17 +45,8 @@ type Options struct {
 	ExtraAPIServerArgs map[string]string
 }
 
-// Scheme returns a scheme with the Kubernetes built-in types and api/v3.
-func NewScheme() (*runtime.Scheme, error) {
-	s := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("add client-go types to scheme: %w", err)
-	}
-	if err := v3.AddToScheme(s); err != nil {
-		return nil, fmt.Errorf("add projectcalico.org/v3 types to scheme: %w", err)
-	}
-	return s, nil
-}
+// NewScheme returns the project's scheme (see internal/scheme).
+func NewScheme() (*runtime.Scheme, error) { return cnsscheme.New() }
 
 // RepoRoot finds the repository's top directory from the working directory (go test runs in the
 // package directory).

@@ -1,0 +1,270 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/collect"
+)
+
+// FieldOwner is the field manager of every status write.
+const FieldOwner = "calico-node-status-agent"
+
+// maxConflictRetries bounds how often one reconcile retries a write refused for a conflict.
+const maxConflictRetries = 3
+
+// Reconciler keeps the CalicoNodeStatus objects of one node current.
+type Reconciler struct {
+	// Client reads objects (from the cache, which holds only this node's objects) and writes status.
+	Client client.Client
+	// APIReader reads an object fresh from the API server after a write conflict.
+	APIReader client.Reader
+	NodeName  string
+	Source    SnapshotSource
+	// Events may be nil (no Events).
+	Events EventRecorder
+	// Metrics may be nil (no metrics).
+	Metrics *Metrics
+	Collect collect.Options
+	// Heartbeat is the shortest interval at which lastUpdated advances without changes (DefaultHeartbeat
+	// when 0).
+	Heartbeat time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+
+	initOnce  sync.Once
+	grid      grid
+	snapshots *sharedSnapshots
+	limiter   *eventLimiter
+
+	mu      sync.Mutex
+	objects map[string]*objectState
+}
+
+// objectState is what the reconciler remembers of an object between its runs.
+type objectState struct {
+	generation    int64
+	lastCollected time.Time
+	need          bird.Need
+}
+
+func (r *Reconciler) init() {
+	r.initOnce.Do(func() {
+		if r.Now == nil {
+			r.Now = time.Now
+		}
+		if r.Heartbeat == 0 {
+			r.Heartbeat = DefaultHeartbeat
+		}
+		r.grid = newGrid(r.NodeName)
+		r.snapshots = &sharedSnapshots{src: r.Source, now: r.Now}
+		r.limiter = &eventLimiter{interval: time.Minute}
+		r.objects = map[string]*objectState{}
+	})
+}
+
+// SetupWithManager registers the reconciler. The manager's cache must be restricted to this node's objects
+// (see CacheOptions).
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.init()
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("caliconodestatus").
+		// Status writes are our own; only spec changes (generation) and new/deleted objects need a run now.
+		For(&v3.CalicoNodeStatus{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
+		Complete(r)
+}
+
+// needFor says which BIRD sections the classes need. Routes need protocols too: a route's peer IP comes
+// from its protocol's neighbor address.
+func needFor(classes []v3.NodeStatusClassType) bird.Need {
+	var n bird.Need
+	for _, c := range classes {
+		switch c {
+		case v3.NodeStatusClassTypeAgent:
+			n.Status = true
+		case v3.NodeStatusClassTypeBGP:
+			n.Protocols = true
+		case v3.NodeStatusClassTypeRoutes:
+			n.Protocols, n.Routes = true, true
+		}
+	}
+	return n
+}
+
+// unionNeed is what every object of the node needs together, so one query serves them all.
+func (r *Reconciler) unionNeed() bird.Need {
+	var u bird.Need
+	for _, s := range r.objects {
+		u.Status = u.Status || s.need.Status
+		u.Protocols = u.Protocols || s.need.Protocols
+		u.Routes = u.Routes || s.need.Routes
+	}
+	return u
+}
+
+// Reconcile collects and writes the status of one object when it is due, and requeues it for its next
+// grid point.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r.init()
+	log := logr.FromContextOrDiscard(ctx).WithValues("caliconodestatus", req.Name)
+
+	var obj v3.CalicoNodeStatus
+	if err := r.Client.Get(ctx, req.NamespacedName, &obj); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("get caliconodestatus %s: %w", req.Name, err)
+	}
+	if obj.Spec.Node != r.NodeName || !obj.DeletionTimestamp.IsZero() {
+		// Moved to another node (whose agent takes over) or going away: stop working on it.
+		r.forget(req.Name)
+		return ctrl.Result{}, nil
+	}
+
+	now := r.Now()
+	period := time.Duration(ptrValue(obj.Spec.UpdatePeriodSeconds)) * time.Second
+	need := needFor(obj.Spec.Classes)
+
+	r.mu.Lock()
+	st, known := r.objects[req.Name]
+	specChanged := !known || st.generation != obj.Generation || obj.Status.ObservedGeneration != obj.Generation
+	if !specChanged {
+		if period == 0 {
+			r.mu.Unlock()
+			return ctrl.Result{}, nil // collected for this generation; refresh is disabled
+		}
+		if next := r.grid.next(st.lastCollected, period); now.Before(next) {
+			r.mu.Unlock()
+			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+		}
+	}
+	if !known {
+		st = &objectState{}
+		r.objects[req.Name] = st
+	}
+	st.need = need
+	union := r.unionNeed()
+	r.mu.Unlock()
+
+	start := time.Now()
+	snap, fresh := r.snapshots.get(ctx, union, snapshotMaxAge(period))
+	sections := collect.Build(snap, obj.Spec.Classes, r.Collect)
+	if fresh {
+		bgp := sections.BGP
+		if bgp == nil && union.Protocols {
+			bgp = collect.Build(snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, r.Collect).BGP
+		}
+		r.Metrics.observeSnapshot(snap, bgp, time.Since(start))
+	}
+
+	wrote, err := r.writeIfChanged(ctx, log, &obj, sections, now, period)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if !wrote {
+		r.Metrics.skipped()
+	}
+
+	r.mu.Lock()
+	if s, ok := r.objects[req.Name]; ok {
+		s.generation, s.lastCollected = obj.Generation, now
+	}
+	r.mu.Unlock()
+	if period == 0 {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: r.grid.next(now, period).Sub(now)}, nil
+}
+
+// writeIfChanged writes the status computed from sections when it differs from obj's or the heartbeat is
+// due. A conflict is retried on the object read fresh from the API server, with the same collection, as
+// long as the spec did not change; otherwise the object is requeued to be collected for its new spec.
+func (r *Reconciler) writeIfChanged(ctx context.Context, log logr.Logger, obj *v3.CalicoNodeStatus, sections collect.Sections, now time.Time, period time.Duration) (bool, error) {
+	for attempt := 0; ; attempt++ {
+		desired := desiredStatus(obj, sections)
+		changed := !sameContent(obj.Status, desired)
+		if !changed && !heartbeatDue(now, obj.Status.LastUpdated.Time, period, r.Heartbeat) {
+			return false, nil
+		}
+		desired.LastUpdated = metav1.NewTime(now.UTC())
+		before := obj.DeepCopy()
+		obj.Status = desired
+		err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}),
+			client.FieldOwner(FieldOwner))
+		switch {
+		case err == nil:
+			reason := "changed"
+			if !changed {
+				reason = "heartbeat"
+			}
+			r.Metrics.wrote(reason)
+			log.V(1).Info("status written", "reason", reason, "resourceVersion", obj.ResourceVersion)
+			r.recordPeerEvents(obj, before.Status.BGP, desired.BGP, now)
+			return true, nil
+		case apierrors.IsNotFound(err):
+			r.forget(obj.Name)
+			return false, nil
+		case apierrors.IsConflict(err) && attempt < maxConflictRetries:
+			r.Metrics.conflict()
+			fresh := &v3.CalicoNodeStatus{}
+			if gerr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); gerr != nil {
+				if apierrors.IsNotFound(gerr) {
+					r.forget(obj.Name)
+					return false, nil
+				}
+				return false, fmt.Errorf("re-read caliconodestatus %s after a write conflict: %w", obj.Name, gerr)
+			}
+			if fresh.Generation != before.Generation || fresh.Spec.Node != r.NodeName ||
+				!slices.Equal(fresh.Spec.Classes, before.Spec.Classes) {
+				// The spec changed under us: the collection may not fit it; the generation watch requeues it.
+				return false, nil
+			}
+			*obj = *fresh
+		default:
+			r.Metrics.wrote("error")
+			return false, fmt.Errorf("write status of caliconodestatus %s: %w", obj.Name, err)
+		}
+	}
+}
+
+func (r *Reconciler) recordPeerEvents(obj *v3.CalicoNodeStatus, before, after *v3.CalicoNodeBGPStatus, now time.Time) {
+	if r.Events == nil {
+		return
+	}
+	for _, t := range peerTransitions(before, after) {
+		eventtype, reason, note := t.reasonAndNote()
+		if !r.limiter.allow(obj.Name+"/"+t.family+"/"+t.peerIP+"/"+reason, now) {
+			continue
+		}
+		r.Events.Eventf(obj, nil, eventtype, reason, "CollectStatus", "%s", note)
+	}
+}
+
+func (r *Reconciler) forget(name string) {
+	r.mu.Lock()
+	delete(r.objects, name)
+	r.mu.Unlock()
+}
+
+func ptrValue(p *int32) int32 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

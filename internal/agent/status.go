@@ -1,0 +1,170 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/collect"
+)
+
+// ConditionRefreshing is False while updatePeriodSeconds is 0: the status was collected once for the
+// current generation and is not refreshed.
+const ConditionRefreshing = "Refreshing"
+
+// ReasonPeriodic is the Refreshing reason while the status is refreshed every period.
+const ReasonPeriodic = "Periodic"
+
+// desiredStatus is the status to hold for obj given the sections just collected. It keeps obj's conditions'
+// transition times when their status does not change, and does not set lastUpdated: the caller does,
+// only when it writes.
+func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeStatusStatus {
+	st := v3.CalicoNodeStatusStatus{
+		LastUpdated:        obj.Status.LastUpdated,
+		Agent:              s.Agent,
+		BGP:                s.BGP,
+		Routes:             s.Routes,
+		ObservedGeneration: obj.Generation,
+		Conditions:         append([]metav1.Condition(nil), obj.Status.Conditions...),
+	}
+	ready := readyCondition(s)
+	ready.ObservedGeneration = obj.Generation
+	meta.SetStatusCondition(&st.Conditions, ready)
+
+	refreshing := metav1.Condition{Type: ConditionRefreshing, Status: metav1.ConditionTrue, Reason: ReasonPeriodic,
+		ObservedGeneration: obj.Generation}
+	if p := obj.Spec.UpdatePeriodSeconds; p != nil && *p == 0 {
+		refreshing.Status = metav1.ConditionFalse
+		refreshing.Reason = v3.ReasonRefreshDisabled
+		refreshing.Message = fmt.Sprintf("updatePeriodSeconds is 0: collected once for generation %d and not refreshed", obj.Generation)
+	} else if p != nil {
+		refreshing.Message = fmt.Sprintf("refreshed every %d s", *p)
+	}
+	meta.SetStatusCondition(&st.Conditions, refreshing)
+	return st
+}
+
+// issueRank orders reasons by how much they matter to an operator: the first one present becomes the
+// Ready condition's reason.
+var issueRank = []string{v3.ReasonDaemonUnreachable, collect.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated}
+
+// readyCondition is True when every requested section was collected completely, otherwise False with the
+// most important reason and every issue in the message.
+func readyCondition(s collect.Sections) metav1.Condition {
+	type tagged struct {
+		section string
+		issue   v3.StatusIssue
+	}
+	var all []tagged
+	add := func(section string, issues []v3.StatusIssue) {
+		for _, is := range issues {
+			all = append(all, tagged{section, is})
+		}
+	}
+	if s.Agent != nil {
+		add("agent", s.Agent.Issues)
+	}
+	if s.BGP != nil {
+		add("bgp", s.BGP.Issues)
+	}
+	if s.Routes != nil {
+		add("routes", s.Routes.Issues)
+	}
+	if len(all) == 0 {
+		return metav1.Condition{Type: v3.ConditionReady, Status: metav1.ConditionTrue, Reason: v3.ReasonCollected,
+			Message: "every requested class was collected completely"}
+	}
+	reason := all[0].issue.Reason
+	for _, r := range issueRank {
+		if hasReason(all, r, func(t tagged) string { return t.issue.Reason }) {
+			reason = r
+			break
+		}
+	}
+	var msg strings.Builder
+	for i, t := range all {
+		if i > 0 {
+			msg.WriteString("; ")
+		}
+		fmt.Fprintf(&msg, "%s", t.section)
+		if t.issue.Family != "" {
+			fmt.Fprintf(&msg, " %s", t.issue.Family)
+		}
+		fmt.Fprintf(&msg, ": %s: %s", t.issue.Reason, t.issue.Message)
+	}
+	m := msg.String()
+	if len(m) > 2048 {
+		m = m[:2045] + "..."
+	}
+	// Truncated routes are a size policy, not a failure: the status is still complete for what it holds.
+	status := metav1.ConditionFalse
+	if reason == v3.ReasonRoutesTruncated {
+		status = metav1.ConditionTrue
+	}
+	return metav1.Condition{Type: v3.ConditionReady, Status: status, Reason: reason, Message: m}
+}
+
+func hasReason[T any](items []T, reason string, get func(T) string) bool {
+	for _, it := range items {
+		if get(it) == reason {
+			return true
+		}
+	}
+	return false
+}
+
+// sameContent reports whether two statuses say the same thing, ignoring lastUpdated and treating nil and
+// empty slices alike, so an unchanged BIRD state never causes a write.
+func sameContent(a, b v3.CalicoNodeStatusStatus) bool {
+	a.LastUpdated, b.LastUpdated = metav1.Time{}, metav1.Time{}
+	return equality.Semantic.DeepEqual(normalise(a), normalise(b))
+}
+
+// normalise returns st with empty slices as nil and condition times dropped where only the time differs
+// (a transition time is kept by SetStatusCondition when the status is unchanged).
+func normalise(st v3.CalicoNodeStatusStatus) v3.CalicoNodeStatusStatus {
+	out := *st.DeepCopy()
+	if len(out.Conditions) == 0 {
+		out.Conditions = nil
+	}
+	if a := out.Agent; a != nil && len(a.Issues) == 0 {
+		a.Issues = nil
+	}
+	if b := out.BGP; b != nil {
+		if len(b.PeersV4) == 0 {
+			b.PeersV4 = nil
+		}
+		if len(b.PeersV6) == 0 {
+			b.PeersV6 = nil
+		}
+		if len(b.Issues) == 0 {
+			b.Issues = nil
+		}
+	}
+	if r := out.Routes; r != nil {
+		if len(r.RoutesV4) == 0 {
+			r.RoutesV4 = nil
+		}
+		if len(r.RoutesV6) == 0 {
+			r.RoutesV6 = nil
+		}
+		if len(r.Issues) == 0 {
+			r.Issues = nil
+		}
+		for _, rs := range [][]v3.CalicoNodeRoute{r.RoutesV4, r.RoutesV6} {
+			for i := range rs {
+				if len(rs[i].NextHops) == 0 {
+					rs[i].NextHops = nil
+				}
+			}
+		}
+	}
+	for i := range out.Conditions {
+		out.Conditions[i].LastTransitionTime = metav1.Time{}
+	}
+	return out
+}
