@@ -276,17 +276,24 @@ type session struct {
 	path    string
 	conn    *Conn
 	dialErr error
+	dialed  bool
 }
 
 func (c *Collector) newSession(path string) *session { return &session{c: c, path: path} }
 
 func (s *session) dial(ctx context.Context) {
+	s.dialed = true
 	s.conn, s.dialErr = Dial(ctx, s.path, s.c.MaxReplyBytes)
 }
 
-// run sends cmd on the session's connection, dialling (again) when there is none or the last one broke.
+// run sends cmd on the session's connection. It dials when it has not yet, and again when the last
+// connection broke (a daemon restarted between two commands); a dial that failed is not retried within
+// the collection, so a dead or impostor daemon costs one attempt, not one per command.
 // parser is called with the connection to choose the parser for its daemon's version.
 func (s *session) run(ctx context.Context, cmd string, parser func(*Conn) lineFunc) error {
+	if s.conn == nil && s.dialed {
+		return fmt.Errorf("%s: %w", cmd, s.dialErr)
+	}
 	if s.conn == nil || s.conn.Broken() != nil {
 		if s.conn != nil {
 			_ = s.conn.Close()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"time"
 )
@@ -149,6 +150,10 @@ func (c *Conn) withContext(ctx context.Context, f func() error) error {
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return fmt.Errorf("%w: %v", cerr, err)
+		}
+		// The socket deadline is ctx's deadline and may fire a moment before ctx's own timer does.
+		if errors.Is(err, os.ErrDeadlineExceeded) && !dl.IsZero() && !time.Now().Before(dl) {
+			return fmt.Errorf("%w: %v", context.DeadlineExceeded, err)
 		}
 	}
 	return err

@@ -29,14 +29,19 @@ import (
 //
 // `show route all` adds 1008 (Type) and 1012 (attributes) lines after each route; they are skipped.
 type routesParser struct {
-	cmd      string
-	major    int
+	cmd   string
+	major int
+	// routes is allocated once with the caller's size hint; routes past its capacity go to fixed-size
+	// chunks, joined once at the end. Growing one slice by append would allocate about 5× the final size
+	// (Go grows large slices by 1.25×) and copy it over and over.
 	routes   []Route
+	chunks   [][]Route
+	count    int
 	warnings []Warning
 	strs     interner
-	// cur is the index of the route next-hop lines belong to, -1 when there is none (after a line that
-	// could not be parsed, so its next hops are not given to the route before it).
-	cur int
+	// cur is the route next-hop lines belong to, nil when there is none (after a line that could not be
+	// parsed, so its next hops are not given to the route before it). Routes never move once appended.
+	cur *Route
 	// prefix is the last prefix printed, for the routes that leave the column blank.
 	prefix    netip.Prefix
 	hasPrefix bool
@@ -50,10 +55,40 @@ func newRoutesParser(cmd string, major int, sizeHint int) *routesParser {
 	if sizeHint < 0 || sizeHint > 4<<20 {
 		sizeHint = 0
 	}
-	return &routesParser{cmd: cmd, major: major, strs: interner{}, cur: -1, routes: make([]Route, 0, sizeHint)}
+	return &routesParser{cmd: cmd, major: major, strs: interner{}, routes: make([]Route, 0, sizeHint)}
 }
 
-func (p *routesParser) result() []Route { return p.routes }
+const routeChunk = 16384
+
+func (p *routesParser) appendRoute(r Route) *Route {
+	p.count++
+	if len(p.routes) < cap(p.routes) {
+		p.routes = append(p.routes, r)
+		return &p.routes[len(p.routes)-1]
+	}
+	n := len(p.chunks)
+	if n == 0 || len(p.chunks[n-1]) == cap(p.chunks[n-1]) {
+		p.chunks = append(p.chunks, make([]Route, 0, routeChunk))
+		n++
+	}
+	p.chunks[n-1] = append(p.chunks[n-1], r)
+	return &p.chunks[n-1][len(p.chunks[n-1])-1]
+}
+
+// result returns the routes in reply order.
+func (p *routesParser) result() []Route {
+	p.cur = nil
+	if len(p.chunks) == 0 {
+		return p.routes
+	}
+	out := make([]Route, 0, p.count)
+	out = append(out, p.routes...)
+	for _, c := range p.chunks {
+		out = append(out, c...)
+	}
+	p.routes, p.chunks = out, nil
+	return out
+}
 
 func (p *routesParser) line(code int, text []byte, lineNo int) {
 	if code != codeRouteLine {
@@ -68,7 +103,7 @@ func (p *routesParser) line(code int, text []byte, lineNo int) {
 		return
 	case 'T':
 		if bytes.HasPrefix(text, []byte("Table ")) {
-			p.cur = -1
+			p.cur = nil
 			p.hasPrefix = false
 			return
 		}
@@ -77,7 +112,7 @@ func (p *routesParser) line(code int, text []byte, lineNo int) {
 			return // the blank line between tables
 		}
 		if !p.hasPrefix {
-			p.cur = -1
+			p.cur = nil
 			p.warn(lineNo, text, "route without a prefix")
 			return
 		}
@@ -87,7 +122,7 @@ func (p *routesParser) line(code int, text []byte, lineNo int) {
 	pf, rest := nextField(text)
 	prefix, err := parsePrefix(pf)
 	if err != nil {
-		p.cur = -1
+		p.cur = nil
 		p.hasPrefix = false
 		p.warn(lineNo, text, err.Error())
 		return
@@ -101,13 +136,13 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 	full := b
 	open := bytes.IndexByte(b, '[')
 	if open < 0 {
-		p.cur = -1
+		p.cur = nil
 		p.warn(lineNo, full, "route line without [protocol since]")
 		return
 	}
 	closing := bytes.IndexByte(b[open:], ']')
 	if closing < 0 {
-		p.cur = -1
+		p.cur = nil
 		p.warn(lineNo, full, "route line without closing ]")
 		return
 	}
@@ -131,7 +166,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 		g, r2 := nextField(rest)
 		a, err := parseAddr(g)
 		if err != nil {
-			p.cur = -1
+			p.cur = nil
 			p.warn(lineNo, full, err.Error())
 			return
 		}
@@ -143,7 +178,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 		iface, _ = nextField(rest)
 		hasHop = len(iface) > 0
 	default:
-		p.cur = -1
+		p.cur = nil
 		p.warn(lineNo, full, "unknown route destination "+quote(string(dest)))
 		return
 	}
@@ -152,7 +187,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 	in := b[open+1 : closing]
 	name, in := nextField(in)
 	if len(name) == 0 {
-		p.cur = -1
+		p.cur = nil
 		p.warn(lineNo, full, "route without a protocol")
 		return
 	}
@@ -161,7 +196,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 	if i := bytes.Index(since, []byte(" from ")); i >= 0 {
 		a, err := parseAddr(trimSpace(since[i+len(" from "):]))
 		if err != nil {
-			p.cur = -1
+			p.cur = nil
 			p.warn(lineNo, full, err.Error())
 			return
 		}
@@ -176,8 +211,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 		r.Primary = true
 	}
 
-	p.routes = append(p.routes, r)
-	p.cur = len(p.routes) - 1
+	p.cur = p.appendRoute(r)
 	p.nhStart = len(p.nh)
 	if hasHop {
 		p.addNextHop(NextHop{Gateway: gw, Interface: p.strs.get(iface)})
@@ -186,7 +220,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 
 // nextHopLine reads "\tvia 10.0.0.1 on eth0 [mpls 100/200] [onlink] [weight 2]" or "\tdev eth0".
 func (p *routesParser) nextHopLine(text []byte, lineNo int) {
-	if p.cur < 0 {
+	if p.cur == nil {
 		p.warn(lineNo, text, "next hop without a route")
 		return
 	}
@@ -250,7 +284,7 @@ func (p *routesParser) addNextHop(nh NextHop) {
 		p.nh, p.nhStart = slab, 0
 	}
 	p.nh = append(p.nh, nh)
-	p.routes[p.cur].NextHops = p.nh[p.nhStart:len(p.nh):len(p.nh)]
+	p.cur.NextHops = p.nh[p.nhStart:len(p.nh):len(p.nh)]
 }
 
 func (p *routesParser) warn(lineNo int, text []byte, err string) {
