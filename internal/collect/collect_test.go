@@ -484,7 +484,7 @@ func TestRouteShape(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mapRoute(&tc.r, source{typ: v3.RouteSourceTypeStatic})
+			got := mapRoute(&tc.r, source{typ: v3.RouteSourceTypeStatic}, nil)
 			if got.Gateway != tc.gateway || got.Interface != tc.iface || len(got.NextHops) != tc.nextHops {
 				t.Errorf("mapRoute = gateway %q interface %q %d next hops, want %q %q %d",
 					got.Gateway, got.Interface, len(got.NextHops), tc.gateway, tc.iface, tc.nextHops)

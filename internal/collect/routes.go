@@ -67,6 +67,10 @@ func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 type sourceResolver struct {
 	own, other map[string]*bird.Protocol
 	cache      map[string]source
+	// Routes of one protocol tend to come together: remember the last one.
+	lastName string
+	last     source
+	hasLast  bool
 }
 
 // source is what a protocol name resolves to.
@@ -91,6 +95,15 @@ func indexProtocols(d *bird.DaemonSnapshot) map[string]*bird.Protocol {
 }
 
 func (r *sourceResolver) resolve(name string) source {
+	if r.hasLast && name == r.lastName {
+		return r.last
+	}
+	s := r.lookup(name)
+	r.lastName, r.last, r.hasLast = name, s, true
+	return s
+}
+
+func (r *sourceResolver) lookup(name string) source {
 	if s, ok := r.cache[name]; ok {
 		return s
 	}
@@ -155,16 +168,37 @@ func sourceOfName(name string) source {
 
 // learnedFrom is the route's source; for BGP, the peer is the route's "from" when BIRD printed one, else
 // the session's neighbor (BIRD omits "from" when it equals the gateway).
-func learnedFrom(rt *bird.Route, s source) v3.CalicoNodeRouteLearnedFrom {
+func learnedFrom(rt *bird.Route, s source, as addrStrings) v3.CalicoNodeRouteLearnedFrom {
 	lf := v3.CalicoNodeRouteLearnedFrom{SourceType: s.typ}
 	if s.bgp {
 		if rt.From.IsValid() {
-			lf.PeerIP = addrString(rt.From)
+			lf.PeerIP = as.get(rt.From)
 		} else {
-			lf.PeerIP = addrString(s.neighbor)
+			lf.PeerIP = as.get(s.neighbor)
 		}
 	}
 	return lf
+}
+
+// addrStrings shares the string of an address among the routes that mention it (a few peers and
+// gateways serve thousands of routes): one allocation per address, not per route. A nil map shares
+// nothing.
+type addrStrings map[netip.Addr]string
+
+// get is addrString(a), shared.
+func (as addrStrings) get(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	a = a.WithZone("")
+	if s, ok := as[a]; ok {
+		return s
+	}
+	s := a.String()
+	if as != nil {
+		as[a] = s
+	}
+	return s
 }
 
 // peerAddr is learnedFrom's peer as an address, for sorting without building strings.
@@ -240,16 +274,16 @@ func routeInterface(rt *bird.Route) string {
 	return firstHop(rt).Interface
 }
 
-func gatewayString(a netip.Addr) string {
+func gatewayString(a netip.Addr, as addrStrings) string {
 	if !a.IsValid() {
 		return gatewayNone
 	}
-	return a.WithZone("").String()
+	return as.get(a)
 }
 
 // mapRoute maps one route. A route that drops traffic has no gateway and its kind as interface, whatever
 // next hops a parser may have attached.
-func mapRoute(rt *bird.Route, s source) v3.CalicoNodeRoute {
+func mapRoute(rt *bird.Route, s source, as addrStrings) v3.CalicoNodeRoute {
 	typ := v3.RouteTypeRIB
 	if rt.Primary {
 		typ = v3.RouteTypeFIB
@@ -259,18 +293,18 @@ func mapRoute(rt *bird.Route, s source) v3.CalicoNodeRoute {
 		Destination: rt.Prefix.String(),
 		Gateway:     gatewayNone,
 		Interface:   routeInterface(rt),
-		LearnedFrom: learnedFrom(rt, s),
+		LearnedFrom: learnedFrom(rt, s, as),
 	}
 	if rt.Kind != bird.RouteUnicast {
 		return out
 	}
-	out.Gateway = gatewayString(firstHop(rt).Gateway)
+	out.Gateway = gatewayString(firstHop(rt).Gateway, as)
 	if len(rt.NextHops) > 1 {
 		n := min(len(rt.NextHops), maxNextHops)
 		out.NextHops = make([]v3.CalicoNodeRouteNextHop, n)
 		for i, h := range rt.NextHops[:n] {
 			out.NextHops[i] = v3.CalicoNodeRouteNextHop{
-				Gateway:   gatewayString(h.Gateway),
+				Gateway:   gatewayString(h.Gateway, as),
 				Interface: h.Interface,
 				Weight:    int32(min(max(h.Weight, 0), math.MaxInt32)),
 			}
@@ -282,57 +316,124 @@ func mapRoute(rt *bird.Route, s source) v3.CalicoNodeRoute {
 // mapRoutes maps one family's routes, sorted, capped at opts' count and size. When capping, FIB routes
 // are kept first (in route order), then RIB routes; the kept routes are listed in route order.
 func mapRoutes(d, other *bird.DaemonSnapshot, opts Options) ([]v3.CalicoNodeRoute, bool) {
-	if len(d.Routes) == 0 {
+	n := len(d.Routes)
+	if n == 0 {
 		return nil, false
 	}
 	res := &sourceResolver{own: indexProtocols(d), other: indexProtocols(other), cache: map[string]source{}}
-	all := make([]sortedRoute, len(d.Routes))
-	for i := range d.Routes {
-		all[i] = sortedRoute{rt: &d.Routes[i], src: res.resolve(d.Routes[i].Protocol)}
-	}
-	slices.SortFunc(all, func(a, b sortedRoute) int { return compareRoutes(&a, &b) })
-
 	maxN, maxBytes := opts.maxRoutes(), opts.maxRouteBytes()
-	// The list's JSON has brackets, and a comma per route but one: count a comma for every route.
-	budget := maxBytes - 2
-	type kept struct {
-		idx   int
-		route v3.CalicoNodeRoute
+
+	// Only the first maxN FIB and the first maxN RIB routes in route order can be kept: select them
+	// without sorting every route (a node with 100k routes lists 1000).
+	fib := smallest{k: maxN, items: make([]sortedRoute, 0, min(maxN, n))}
+	rib := smallest{k: maxN}
+	for i := range d.Routes {
+		r := sortedRoute{rt: &d.Routes[i], src: res.resolve(d.Routes[i].Protocol)}
+		if r.rt.Primary {
+			fib.offer(r)
+		} else {
+			rib.offer(r)
+		}
 	}
-	keep := make([]kept, 0, min(len(all), maxN))
+
+	// Keep FIB routes first, then RIB routes, while both caps allow. The list's JSON has brackets, and a
+	// comma per route but one: count a comma for every route.
+	budget := maxBytes - 2
+	as := addrStrings{}
+	kept := make([]keptRoute, 0, min(maxN, n))
+	nFIB := 0
 	full := false
-	take := func(primary bool) {
-		for i := range all {
-			if full {
-				return
-			}
-			if all[i].rt.Primary != primary {
-				continue
-			}
-			if len(keep) >= maxN {
+	for pass, cands := range [][]sortedRoute{fib.sorted(), rib.sorted()} {
+		for i := range cands {
+			if full || len(kept) >= maxN {
 				full = true
-				return
+				break
 			}
-			r := mapRoute(all[i].rt, all[i].src)
+			r := mapRoute(cands[i].rt, cands[i].src, as)
 			size := routeJSONSize(&r) + 1
 			if size > budget {
 				full = true
-				return
+				break
 			}
 			budget -= size
-			keep = append(keep, kept{i, r})
+			kept = append(kept, keptRoute{&cands[i], r})
+		}
+		if pass == 0 {
+			nFIB = len(kept)
 		}
 	}
-	take(true)
-	take(false)
-	// take() visited FIB routes first; put the kept ones back in route order.
-	slices.SortFunc(keep, func(a, b kept) int { return cmp.Compare(a.idx, b.idx) })
-	if len(keep) == 0 {
-		return nil, len(all) > 0
+	if len(kept) == 0 {
+		return nil, true
 	}
-	out := make([]v3.CalicoNodeRoute, len(keep))
-	for i := range keep {
-		out[i] = keep[i].route
+	// kept is the FIB routes then the RIB routes, each in route order: merge them into route order.
+	out := make([]v3.CalicoNodeRoute, 0, len(kept))
+	a, b := kept[:nFIB], kept[nFIB:]
+	for len(a) > 0 || len(b) > 0 {
+		if len(b) == 0 || (len(a) > 0 && compareRoutes(a[0].key, b[0].key) <= 0) {
+			out = append(out, a[0].route)
+			a = a[1:]
+		} else {
+			out = append(out, b[0].route)
+			b = b[1:]
+		}
 	}
-	return out, len(out) < len(all)
+	return out, len(out) < n
+}
+
+type keptRoute struct {
+	key   *sortedRoute
+	route v3.CalicoNodeRoute
+}
+
+// smallest keeps the k smallest routes offered, in route order: a max-heap of k once full, so each
+// further route costs one comparison when it is not among them.
+type smallest struct {
+	k     int
+	items []sortedRoute
+	heap  bool
+}
+
+func (s *smallest) offer(x sortedRoute) {
+	if len(s.items) < s.k {
+		s.items = append(s.items, x)
+		return
+	}
+	if s.k == 0 {
+		return
+	}
+	if !s.heap {
+		for i := len(s.items)/2 - 1; i >= 0; i-- {
+			s.down(i)
+		}
+		s.heap = true
+	}
+	if compareRoutes(&x, &s.items[0]) >= 0 {
+		return
+	}
+	s.items[0] = x
+	s.down(0)
+}
+
+func (s *smallest) down(i int) {
+	h := s.items
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(h) && compareRoutes(&h[r], &h[l]) > 0 {
+			j = r
+		}
+		if compareRoutes(&h[j], &h[i]) <= 0 {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (s *smallest) sorted() []sortedRoute {
+	slices.SortFunc(s.items, func(a, b sortedRoute) int { return compareRoutes(&a, &b) })
+	return s.items
 }
