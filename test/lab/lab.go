@@ -38,6 +38,7 @@ type Peer struct {
 	AS     int    `json:"as"`
 	IP4    string `json:"ip4"`
 	IP6    string `json:"ip6"`
+	Port   int    `json:"port,omitempty"`   // BGP port when not 179 (gobgpd: 1790, Node_<ip>_port_1790)
 	Socket string `json:"socket,omitempty"` // BIRD control socket (ToR only)
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,10 +87,10 @@ func TestLab(t *testing.T) {
 				for _, f := range fams {
 					got := protocols(t, f.birdc, f.socket)
 					want := map[string]string{
-						protoName("Global_", f.tor): "Established",
-						protoName("Node_", f.peer):  "Established",
-						protoName("Node_", f.dead):  " start ",
-						protoName("Node_", f.off):   " down ",
+						protoName("Global_", f.tor):                                       "Established",
+						protoName("Node_", f.peer) + "_port_" + strconv.Itoa(l.Peer.Port): "Established",
+						protoName("Node_", f.dead):                                        " start ",
+						protoName("Node_", f.off):                                         " down ",
 					}
 					for _, o := range l.Nodes {
 						ip := o.IP4
