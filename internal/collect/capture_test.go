@@ -24,7 +24,12 @@ import (
 // socket to snapshot, then mapped. This checks the mapping on what BIRD really prints and that both BIRD
 // versions give the same status for the same lab state.
 
-const capturesDir = "../bird/testdata/captures"
+const (
+	capturesDir = "../bird/testdata/captures"
+	// minilabDir holds the bird package's own two-daemon captures: link-local neighbors with their
+	// interface, a custom port, BIRD's default time format, 1.6's multipath keyword (README there).
+	minilabDir = "../bird/testdata/minilab"
+)
 
 // labState is one lab state of the captures: the file name suffix per command ("" is the normal state).
 // A command without a file for the state is answered from the normal state's file.
@@ -46,13 +51,12 @@ var birdVersions = []string{"1.6.8", "2.0.12"}
 
 // replayFiles maps each command the Collector may send to the capture answering it, for one daemon:
 // prefix is "v4-"/"v6-" for BIRD 1.6's two daemons, "" for BIRD 2.
-func replayFiles(t *testing.T, version, prefix string, st labState) (greeting string, replies map[string]string) {
+func replayFiles(t *testing.T, root, version, prefix string, st labState) (greeting string, replies map[string]string) {
 	t.Helper()
-	dir := filepath.Join(capturesDir, "bird-"+version)
+	dir := filepath.Join(root, "bird-"+version)
 	pick := func(base string) string {
 		for _, name := range []string{prefix + base + st.suffix + ".txt", prefix + base + ".txt"} {
-			p := filepath.Join(dir, name)
-			if _, err := os.Stat(p); err == nil {
+			if p := filepath.Join(dir, name); fileExists(p) {
 				return p
 			}
 		}
@@ -65,21 +69,39 @@ func replayFiles(t *testing.T, version, prefix string, st labState) (greeting st
 		"show route":         pick("show-route"),
 		"show route all":     pick("show-route-all"),
 	}
-	return pick("greeting"), replies
+	// The mini-lab kept one greeting for BIRD 1.6's two daemons (same version, same line).
+	for _, g := range []string{prefix + "greeting.txt", "v4-greeting.txt"} {
+		if p := filepath.Join(dir, g); fileExists(p) {
+			return p, replies
+		}
+	}
+	t.Fatalf("no greeting capture in %s", dir)
+	return "", nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // replay serves captured replies on a Unix socket as BIRD does: the greeting on connect, then one reply
 // per command line. It stops when the test ends.
 func replay(t *testing.T, version, prefix string, st labState) string {
 	t.Helper()
-	return replayCut(t, version, prefix, st, "")
+	return replayFrom(t, capturesDir, version, prefix, st, "")
 }
 
 // replayCut is replay, except that the reply to the command cut stops halfway and the daemon hangs up,
 // as a BIRD killed mid-reply does.
 func replayCut(t *testing.T, version, prefix string, st labState, cut string) string {
 	t.Helper()
-	greeting, replies := replayFiles(t, version, prefix, st)
+	return replayFrom(t, capturesDir, version, prefix, st, cut)
+}
+
+// replayFrom is replayCut from the captures under root.
+func replayFrom(t *testing.T, root, version, prefix string, st labState, cut string) string {
+	t.Helper()
+	greeting, replies := replayFiles(t, root, version, prefix, st)
 	read := func(p string) []byte {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -168,6 +190,53 @@ func collectCaptured(t *testing.T, version string, st labState) bird.Snapshot {
 		}
 	}
 	return snap
+}
+
+// TestMinilabGolden maps the bird package's mini-lab captures (two different daemons, not one lab state
+// twice: no cross-version comparison) and checks what they add: zones, custom ports, weights.
+func TestMinilabGolden(t *testing.T) {
+	for _, v := range birdVersions {
+		for _, routes := range []string{"show route", "show route all"} {
+			name := "minilab_bird-" + v + "_" + strings.ReplaceAll(routes, " ", "-")
+			t.Run(name, func(t *testing.T) {
+				st := labState{name: "minilab", routes: routes}
+				c := &bird.Collector{RoutesCommand: routes}
+				if strings.HasPrefix(v, "1.") {
+					c.V4Socket = replayFrom(t, minilabDir, v, "v4-", st, "")
+					c.V6Socket = replayFrom(t, minilabDir, v, "v6-", st, "")
+				} else {
+					c.V4Socket = replayFrom(t, minilabDir, v, "", st, "")
+				}
+				snap := collectCapturedWith(t, c)
+				for _, d := range []*bird.DaemonSnapshot{&snap.V4, &snap.V6} {
+					if err := errors.Join(d.StatusErr, d.ProtocolsErr, d.RoutesErr); err != nil {
+						t.Fatalf("%s: %v", d.Family, err)
+					}
+				}
+				got := Build(snap, allClasses, Options{})
+				checkGolden(t, name, goldenYAML(t, got))
+				var zoned, multipath, prohibit bool
+				for _, p := range slices.Concat(got.BGP.PeersV4, got.BGP.PeersV6) {
+					if p.Zone != "" {
+						zoned = true
+						if strings.Contains(p.PeerIP, "%") || !strings.HasPrefix(p.PeerIP, "fe80::") {
+							t.Errorf("%s: link-local peer IP %q zone %q", p.Protocol, p.PeerIP, p.Zone)
+						}
+					}
+				}
+				for _, r := range slices.Concat(got.Routes.RoutesV4, got.Routes.RoutesV6) {
+					multipath = multipath || len(r.NextHops) > 1
+					prohibit = prohibit || r.Interface == "prohibit"
+					if strings.Contains(r.Gateway, "%") {
+						t.Errorf("%s: gateway %q with a zone", r.Destination, r.Gateway)
+					}
+				}
+				if !zoned || !multipath || !prohibit {
+					t.Errorf("mini-lab mapped without a zoned peer (%t), a multipath route (%t) or a prohibit route (%t)", zoned, multipath, prohibit)
+				}
+			})
+		}
+	}
 }
 
 // TestCapturesGolden maps each version's captures of each lab state and compares with a golden file.
