@@ -141,20 +141,37 @@ func split(r *readResult, need Need, a, b *DaemonSnapshot) {
 			}
 		}
 		if need.Routes && r.routesErr == nil {
-			n := 0
-			for i := range r.routes {
-				if routeFamily(&r.routes[i]) == d.Family {
-					n++
-				}
-			}
-			d.Routes = make([]Route, 0, n)
-			for i := range r.routes {
-				if routeFamily(&r.routes[i]) == d.Family {
-					d.Routes = append(d.Routes, r.routes[i])
-				}
-			}
+			d.Routes = familyRoutes(r.routes, d.Family)
 		}
 	}
+}
+
+// familyRoutes returns the routes of family f. BIRD 2 prints master4 before master6, so each family is
+// usually one run of the reply: then it is a view of it (capacity clipped), not a copy of 100k routes.
+func familyRoutes(rs []Route, f Family) []Route {
+	first, last, n := -1, -1, 0
+	for i := range rs {
+		if routeFamily(&rs[i]) == f {
+			if first < 0 {
+				first = i
+			}
+			last = i
+			n++
+		}
+	}
+	if n == 0 {
+		return []Route{}
+	}
+	if last-first+1 == n {
+		return rs[first : last+1 : last+1]
+	}
+	out := make([]Route, 0, n)
+	for i := range rs {
+		if routeFamily(&rs[i]) == f {
+			out = append(out, rs[i])
+		}
+	}
+	return out
 }
 
 func protocolFamily(p Protocol, f Family) bool {

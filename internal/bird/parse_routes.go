@@ -39,6 +39,8 @@ type routesParser struct {
 	count    int
 	warnings []Warning
 	strs     interner
+	// memos for the fields that repeat from route to route.
+	protoMemo, sinceMemo, ifaceMemo memo
 	// cur is the route next-hop lines belong to, nil when there is none (after a line that could not be
 	// parsed, so its next hops are not given to the route before it). Routes never move once appended.
 	cur *Route
@@ -60,10 +62,12 @@ func newRoutesParser(cmd string, major int, sizeHint int) *routesParser {
 
 const routeChunk = 16384
 
-func (p *routesParser) appendRoute(r Route) *Route {
+// newRoute returns a zeroed slot for the next route. Filling it in place saves copying a Route (and its
+// pointer write barriers) per line.
+func (p *routesParser) newRoute() *Route {
 	p.count++
 	if len(p.routes) < cap(p.routes) {
-		p.routes = append(p.routes, r)
+		p.routes = p.routes[:len(p.routes)+1]
 		return &p.routes[len(p.routes)-1]
 	}
 	n := len(p.chunks)
@@ -71,8 +75,9 @@ func (p *routesParser) appendRoute(r Route) *Route {
 		p.chunks = append(p.chunks, make([]Route, 0, routeChunk))
 		n++
 	}
-	p.chunks[n-1] = append(p.chunks[n-1], r)
-	return &p.chunks[n-1][len(p.chunks[n-1])-1]
+	c := p.chunks[n-1][:len(p.chunks[n-1])+1]
+	p.chunks[n-1] = c
+	return &c[len(c)-1]
 }
 
 // result returns the routes in reply order.
@@ -147,7 +152,11 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 		return
 	}
 	closing += open
-	r := Route{Prefix: prefix}
+	var (
+		kind  RouteKind
+		from  netip.Addr
+		proto string
+	)
 	var gw netip.Addr
 	var iface []byte
 	hasHop := false
@@ -157,11 +166,11 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 	switch string(dest) {
 	case "unicast", "multipath":
 	case "blackhole":
-		r.Kind = RouteBlackhole
+		kind = RouteBlackhole
 	case "unreachable":
-		r.Kind = RouteUnreachable
+		kind = RouteUnreachable
 	case "prohibited", "prohibit":
-		r.Kind = RouteProhibit
+		kind = RouteProhibit
 	case "via": // 1.6: "via 10.0.0.1 on eth0"
 		g, r2 := nextField(rest)
 		a, err := parseAddr(g)
@@ -191,30 +200,31 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 		p.warn(lineNo, full, "route without a protocol")
 		return
 	}
-	r.Protocol = p.strs.get(name)
+	proto = p.protoMemo.get(p.strs, name)
 	since := trimSpace(in)
-	if i := bytes.Index(since, []byte(" from ")); i >= 0 {
-		a, err := parseAddr(trimSpace(since[i+len(" from "):]))
+	// "<since> from <addr>": since is one or two fields, so "from" can only be the next-to-last one.
+	if j := bytes.LastIndexByte(since, ' '); j > 5 && bytes.HasSuffix(since[:j], []byte(" from")) {
+		a, err := parseAddr(since[j+1:])
 		if err != nil {
 			p.cur = nil
 			p.warn(lineNo, full, err.Error())
 			return
 		}
-		r.From = a
-		since = trimSpace(since[:i])
+		from = a
+		since = trimSpace(since[:j-len(" from")])
 	}
-	r.Since = p.strs.get(trimFraction(since))
 
+	r := p.newRoute()
+	r.Prefix, r.Kind, r.Protocol, r.From = prefix, kind, proto, from
+	r.Since = p.sinceMemo.get(p.strs, trimFraction(since))
 	// " *" marks the primary route; " !" a primary one the kernel refused (still BIRD's choice).
-	after := b[closing+1:]
-	if mark, _ := nextField(after); len(mark) == 1 && (mark[0] == '*' || mark[0] == '!') {
+	if mark, _ := nextField(b[closing+1:]); len(mark) == 1 && (mark[0] == '*' || mark[0] == '!') {
 		r.Primary = true
 	}
-
-	p.cur = p.appendRoute(r)
+	p.cur = r
 	p.nhStart = len(p.nh)
 	if hasHop {
-		p.addNextHop(NextHop{Gateway: gw, Interface: p.strs.get(iface)})
+		p.addNextHop(NextHop{Gateway: gw, Interface: p.ifaceMemo.get(p.strs, iface)})
 	}
 }
 
@@ -242,7 +252,7 @@ func (p *routesParser) nextHopLine(text []byte, lineNo int) {
 			p.warn(lineNo, text, "dev without an interface")
 			return
 		}
-		nh.Interface = p.strs.get(d)
+		nh.Interface = p.ifaceMemo.get(p.strs, d)
 		rest = r
 	default:
 		p.warn(lineNo, text, "unknown next hop "+quote(string(kw)))
@@ -257,7 +267,7 @@ func (p *routesParser) nextHopLine(text []byte, lineNo int) {
 		switch string(f) {
 		case "on":
 			f, rest = nextField(rest)
-			nh.Interface = p.strs.get(f)
+			nh.Interface = p.ifaceMemo.get(p.strs, f)
 		case "weight":
 			f, rest = nextField(rest)
 			if w, ok := parseSmallUint(f, 1<<16); ok {

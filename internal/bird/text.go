@@ -92,6 +92,21 @@ func collapseSpace(b []byte) []byte {
 // thousands of routes.
 type interner map[string]string
 
+// memo is a one-entry cache in front of an interner, for a field that mostly repeats from one line to
+// the next (consecutive routes from the same protocol, at the same time, via the same interface):
+// comparing with the last value is cheaper than hashing.
+type memo struct {
+	last string
+}
+
+func (m *memo) get(in interner, b []byte) string {
+	if string(b) == m.last { // no allocation for the comparison
+		return m.last
+	}
+	m.last = in.get(b)
+	return m.last
+}
+
 func (in interner) get(b []byte) string {
 	if s, ok := in[string(b)]; ok { // no allocation for the lookup
 		return s
