@@ -274,18 +274,24 @@ func assertCapturedLab(t *testing.T, s Sections) {
 	}{
 		"Global_10_99_0_254": {v3.BGPSessionStateEstablished, v3.BGPPeerTypeGlobalPeer, ""},
 		"Global_fd00_99__fe": {v3.BGPSessionStateEstablished, v3.BGPPeerTypeGlobalPeer, ""},
-		"Node_10_99_0_251":   {v3.BGPSessionStateEstablished, v3.BGPPeerTypeNodePeer, ""},
-		"Node_10_99_0_252":   {v3.BGPSessionStateIdle, v3.BGPPeerTypeNodePeer, "Down (disabled)"},
-		"Node_fd00_99__fc":   {v3.BGPSessionStateIdle, v3.BGPPeerTypeNodePeer, "Down (disabled)"},
-		"Node_10_99_0_253":   {"", v3.BGPPeerTypeNodePeer, "No route to host"},
-		"Node_fd00_99__fd":   {"", v3.BGPPeerTypeNodePeer, "No route to host"},
-		"Mesh_10_99_0_2":     {v3.BGPSessionStateEstablished, v3.BGPPeerTypeNodeMesh, ""},
+		// gobgpd on port 1790: Calico names it Node_<ip>_port_<port>; the peer IP stays clean.
+		"Node_10_99_0_251_port_1790": {v3.BGPSessionStateEstablished, v3.BGPPeerTypeNodePeer, ""},
+		"Node_fd00_99__fb_port_1790": {v3.BGPSessionStateEstablished, v3.BGPPeerTypeNodePeer, ""},
+		"Node_10_99_0_252":           {v3.BGPSessionStateIdle, v3.BGPPeerTypeNodePeer, "Down (disabled)"},
+		"Node_fd00_99__fc":           {v3.BGPSessionStateIdle, v3.BGPPeerTypeNodePeer, "Down (disabled)"},
+		"Node_10_99_0_253":           {"", v3.BGPPeerTypeNodePeer, "No route to host"},
+		"Node_fd00_99__fd":           {"", v3.BGPPeerTypeNodePeer, "No route to host"},
+		"Mesh_10_99_0_2":             {v3.BGPSessionStateEstablished, v3.BGPPeerTypeNodeMesh, ""},
 	}
 	for name, w := range want {
 		p, ok := byProto[name]
 		if !ok {
 			t.Errorf("peer %s missing", name)
 			continue
+		}
+		if ip, _, found := strings.Cut(name, "_port_"); found && p.PeerIP != map[string]string{
+			"Node_10_99_0_251": "10.99.0.251", "Node_fd00_99__fb": "fd00:99::fb"}[ip] {
+			t.Errorf("%s: peer IP %q", name, p.PeerIP)
 		}
 		if w.state == "" {
 			// Connect or Active, depending on the moment.
