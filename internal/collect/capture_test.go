@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
@@ -23,6 +24,12 @@ import (
 // README there), replayed over a Unix socket to the bird package's Collector, the agent's own path from
 // socket to snapshot, then mapped. This checks the mapping on what BIRD really prints and that both BIRD
 // versions give the same status for the same lab state.
+//
+// The capture goldens follow the captures: after `make capture`, run
+//
+//	go test ./internal/collect -run 'TestCaptures|TestMinilab' -update
+//
+// and review the diff (times and the failing peer's Connect/Active move; nothing else should).
 
 const (
 	capturesDir = "../bird/testdata/captures"
@@ -244,9 +251,15 @@ func TestCapturesGolden(t *testing.T) {
 	for _, v := range birdVersions {
 		for _, st := range labStates {
 			t.Run(v+"/"+st.name, func(t *testing.T) {
-				got := Build(collectCaptured(t, v, st), allClasses, Options{})
+				snap := collectCaptured(t, v, st)
+				got := Build(snap, allClasses, Options{})
 				checkGolden(t, "capture_bird-"+v+"_"+st.name, goldenYAML(t, got))
 				assertCapturedLab(t, got)
+				for seed := range uint64(5) {
+					if again := Build(shuffled(snap, rand.New(rand.NewPCG(seed, 1))), allClasses, Options{}); !reflect.DeepEqual(again, got) {
+						t.Errorf("seed %d: the captured state in another order maps differently", seed)
+					}
+				}
 			})
 		}
 	}
