@@ -34,12 +34,13 @@ type Lab struct {
 
 // Peer is a BGP speaker of the lab that is not a node.
 type Peer struct {
-	Netns  string `json:"netns"`
-	AS     int    `json:"as"`
-	IP4    string `json:"ip4"`
-	IP6    string `json:"ip6"`
-	Port   int    `json:"port,omitempty"`   // BGP port when not 179 (gobgpd: 1790, Node_<ip>_port_1790)
-	Socket string `json:"socket,omitempty"` // BIRD control socket (ToR only)
+	Netns      string `json:"netns"`
+	AS         int    `json:"as"`
+	IP4        string `json:"ip4"`
+	IP6        string `json:"ip6"`
+	LinkLocal6 string `json:"linkLocal6,omitempty"` // ToR: its IPv6 link-local address (Node_fe80__99_fe session)
+	Port       int    `json:"port,omitempty"`       // BGP port when not 179 (gobgpd: 1790, Node_<ip>_port_1790)
+	Socket     string `json:"socket,omitempty"`     // BIRD control socket (ToR only)
 }
 
 // Addrs is a pair of peer addresses, one per family.

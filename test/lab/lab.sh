@@ -67,6 +67,8 @@ ip6() { printf 'fd00:99::%x\n' "$1"; }
 tor4=10.99.0.254 tor6=fd00:99::fe
 dead4=10.99.0.253 dead6=fd00:99::fd # configured peers nobody answers for
 peer4=10.99.0.251 peer6=fd00:99::fb # a node-specific peer that answers: gobgpd
+torll=fe80::99:fe # the ToR's link-local address: a second, link-local IPv6 session (Node_fe80__99_fe)
+llof() { printf 'fe80::99:%x\n' "$1"; } # node i's link-local address (besides the kernel's EUI-64 one)
 peer_port=1790 # ... on a custom port, so its protocols are Node_<ip>_port_1790 as Calico names them
 off4=10.99.0.252 off6=fd00:99::fc   # configured peers that are administratively disabled
 node_as=64512 tor_as=64513 peer_as=64514
@@ -275,6 +277,7 @@ protocol bgp Node_$(protoname "$gpeer")_port_$peer_port from bgp_template {
   neighbor $gpeer port $peer_port as $peer_as;
   source address $me;
 }
+$(if [ "$fam" = 6 ]; then bird_ll_peer; fi)
 # For peer /host/node$i/peer_v$fam/$dead (configured, but nothing answers at that address)
 protocol bgp Node_$(protoname "$dead") from bgp_template {
   neighbor $dead as $node_as;
@@ -407,6 +410,11 @@ EOF
 		echo "  source address $me;"
 		bird2_channel "$fam"
 		echo "}"
+		if [ "$fam" = 6 ]; then
+			bird_ll_peer | sed '$d'
+			bird2_channel 6
+			echo "}"
+		fi
 		echo "protocol bgp Node_$(protoname "$dead") from bgp_template {"
 		echo "  neighbor $dead as $node_as;"
 		echo "  source address $me;"
@@ -420,6 +428,16 @@ EOF
 		echo "}"
 	done
 }
+# bird_ll_peer: node-specific IPv6 peer over link-local (the ToR's fe80::99:fe on eth0); the neighbor
+# address carries a zone. The last line is the closing brace (bird2_conf inserts its channel before it).
+bird_ll_peer() {
+	echo "# For peer /host/node$i/peer_v6/$torll (the ToR again, over link-local)"
+	echo "protocol bgp Node_$(protoname "$torll") from bgp_template {"
+	echo "  neighbor $torll % 'eth0' as $tor_as;"
+	echo "  direct;  # link-local: not multihop"
+	echo "}"
+}
+
 bird2_channel() {
 	if [ "$1" = 4 ]; then
 		echo "  ipv4 { gateway recursive; import all; export filter calico_export_to_bgp_peers; add paths on; };"
@@ -457,6 +475,7 @@ template bgp node {
 EOF
 	for ((i = 1; i <= nodes; i++)); do
 		echo "protocol bgp node${i}_4 from node { local $tor4 as $tor_as; neighbor $(ip4 "$i") as $node_as; ipv4 { import all; export where source = RTS_STATIC; }; }"
+		echo "protocol bgp node${i}_ll from node { neighbor $(llof "$i") % 'eth0' as $node_as; ipv6 { import none; export none; }; }"
 		echo "protocol bgp node${i}_6 from node { local $tor6 as $tor_as; neighbor $(ip6 "$i") as $node_as; ipv6 { import all; export where source = RTS_STATIC; }; }"
 	done
 }
@@ -510,7 +529,7 @@ established() {
 	! echo "$out" | grep -E "$up_re" | grep -vq 'Established'
 }
 # Protocols that must be Established once the lab is up: the mesh, the ToR, the gobgpd node peer.
-up_re="^(Mesh_|Global_|Node_$(protoname "$peer4")_port_$peer_port |Node_$(protoname "$peer6")_port_$peer_port )"
+up_re="^(Mesh_|Global_|Node_$(protoname "$peer4")_port_$peer_port |Node_$(protoname "$peer6")_port_$peer_port |Node_$(protoname "$torll") )"
 
 # imported SOCKET BIRDC PROTOCOL MIN: PROTOCOL imported at least MIN routes.
 imported() {
@@ -542,19 +561,20 @@ up() {
 	ip -n "$ns_br" link set lo up
 	ip -n "$ns_br" link add br0 type bridge stp_state 0 mcast_snooping 0
 	ip -n "$ns_br" link set br0 up
-	attach() { # NS PORT IP4 IP6: one veth from the bridge into NS as eth0
+	attach() { # NS PORT IP4 IP6 LINKLOCAL6: one veth from the bridge into NS as eth0
 		ip netns add "$1"
 		ip -n "$1" link set lo up
 		ip -n "$ns_br" link add "$2" type veth peer name eth0 netns "$1"
 		ip -n "$ns_br" link set "$2" master br0 up
 		ip -n "$1" addr add "$3/24" dev eth0
 		ip -n "$1" addr add "$4/64" dev eth0 nodad
+		ip -n "$1" addr add "$5/64" dev eth0 nodad
 		ip -n "$1" link set eth0 up
 	}
-	attach "$ns_tor" tor "$tor4" "$tor6"
-	attach "$ns_peer" peer "$peer4" "$peer6"
+	attach "$ns_tor" tor "$tor4" "$tor6" "$torll"
+	attach "$ns_peer" peer "$peer4" "$peer6" fe80::99:fb
 	for ((i = 1; i <= nodes; i++)); do
-		attach "$(node_ns "$i")" "n$i" "$(ip4 "$i")" "$(ip6 "$i")"
+		attach "$(node_ns "$i")" "n$i" "$(ip4 "$i")" "$(ip6 "$i")" "$(llof "$i")"
 		# A route someone else put in the kernel: BIRD's kernel protocol learns it (source Kernel).
 		ip -n "$(node_ns "$i")" route add 10.99.250.0/24 via "$tor4"
 		ip -n "$(node_ns "$i")" -6 route add fd00:99:250::/64 via "$tor6"
@@ -632,6 +652,7 @@ write_env() { # BIRD_VERSION BIRDC BIRDC6
 		echo "LAB_TOR_NETNS=$ns_tor"
 		echo "LAB_TOR_IP4=$tor4"
 		echo "LAB_TOR_IP6=$tor6"
+		echo "LAB_TOR_LINKLOCAL6=$torll"
 		echo "LAB_TOR_SOCKET=$run/tor/bird.ctl"
 		echo "LAB_PEER_AS=$peer_as"
 		echo "LAB_PEER_NETNS=$ns_peer"
@@ -658,7 +679,7 @@ write_env() { # BIRD_VERSION BIRDC BIRDC6
 	{
 		printf '{\n  "name": "%s",\n  "bird": %s,\n  "birdVersion": "%s",\n  "birdc": "%s",\n  "birdc6": "%s",\n' "$name" "$birdv" "$1" "$2" "$3"
 		printf '  "routes": %s,\n  "routes6": %s,\n  "timeformat": "%s",\n  "runDir": "%s",\n  "as": %s,\n' "$routes" "$routes6" "$timeformat" "$run" "$node_as"
-		printf '  "tor": {"netns": "%s", "as": %s, "ip4": "%s", "ip6": "%s", "socket": "%s"},\n' "$ns_tor" "$tor_as" "$tor4" "$tor6" "$run/tor/bird.ctl"
+		printf '  "tor": {"netns": "%s", "as": %s, "ip4": "%s", "ip6": "%s", "linkLocal6": "%s", "socket": "%s"},\n' "$ns_tor" "$tor_as" "$tor4" "$tor6" "$torll" "$run/tor/bird.ctl"
 		printf '  "peer": {"netns": "%s", "as": %s, "ip4": "%s", "ip6": "%s", "port": %s},\n' "$ns_peer" "$peer_as" "$peer4" "$peer6" "$peer_port"
 		printf '  "deadPeer": {"ip4": "%s", "ip6": "%s"},\n  "disabledPeer": {"ip4": "%s", "ip6": "%s"},\n  "nodes": [\n' "$dead4" "$dead6" "$off4" "$off6"
 		for ((i = 1; i <= nodes; i++)); do

@@ -101,6 +101,9 @@ func TestLab(t *testing.T) {
 							want[protoName("Mesh_", ip)] = "Established"
 						}
 					}
+					if f.tor == l.Tor.IP6 {
+						want[protoName("Node_", l.Tor.LinkLocal6)] = "Established" // link-local, with a zone
+					}
 					for p, w := range want {
 						if line, ok := got[p]; !ok || !strings.Contains(" "+line+" ", w) {
 							t.Errorf("%s %s: protocol %s = %q, want it to contain %q", n.Name, f.socket, p, line, w)
