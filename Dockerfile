@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+# The agent image: a static Go binary on a distroless base (no shell, no libc, uid 65532).
+#   docker build -t <registry>/calico-node-status-agent:<tag> .
+# then point config/kustomization.yaml's image at it. The DaemonSet adds group 0 at run time so the
+# non-root agent can connect to BIRD's root:root 0660 control sockets (see config/agent/daemonset.yaml).
+
+ARG GO_VERSION=1.26
+
+# Build on the builder's own platform and cross-compile: no emulation needed for multi-arch images.
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
+WORKDIR /src
+# Modules first, in their own layer, so code changes do not re-download them.
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY api/ api/
+COPY internal/ internal/
+COPY cmd/ cmd/
+ARG TARGETOS=linux
+ARG TARGETARCH
+ARG VERSION=dev
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" \
+      -o /out/calico-node-status-agent ./cmd/calico-node-status-agent
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/calico-node-status-agent /calico-node-status-agent
+USER 65532:65532
+# Metrics and health (the DaemonSet moves them off Calico's 9099/9098 with flags).
+EXPOSE 9099 9098
+ENTRYPOINT ["/calico-node-status-agent"]
