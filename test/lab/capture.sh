@@ -72,7 +72,6 @@ poll() { # SECONDS CMD...
 
 for v in $versions; do
 	name=cnscap$v
-	state_base="3 nodes, --routes 10"
 	"$lab" up --name "$name" --bird "$v" --nodes 3 --routes 10 >&2
 	# shellcheck disable=SC1090
 	. "/run/$name/lab.env"
@@ -81,7 +80,7 @@ for v in $versions; do
 	mkdir -p "$dir"
 	log "BIRD $LAB_BIRD_VERSION into $dir"
 	settled
-	st="normal: $state_base, timeformat iso long; mesh + ToR Established, Node_*_251 (gobgpd) Established, Node_*_253 failing to connect, Node_*_252 disabled"
+	st="**normal**"
 	if [ "$v" = 1 ]; then
 		family_set v4- "$NODE1_SOCKET4" "$LAB_BIRDC" "$st"
 		family_set v6- "$NODE1_SOCKET6" "$LAB_BIRDC6" "$st"
@@ -106,7 +105,7 @@ for v in $versions; do
 	for pidf in /run/"$name"/node3/*.pid; do kill -KILL "$(cat "$pidf")"; done
 	poll 60 not_established "$NODE1_SOCKET4" "$LAB_BIRDC" Mesh_10_99_0_3 || { log "Mesh_10_99_0_3 still Established on node1 after 60s"; exit 1; }
 	poll 60 not_established "$NODE1_SOCKET6" "$LAB_BIRDC6" Mesh_fd00_99__3 || { log "Mesh_fd00_99__3 still Established on node1 after 60s"; exit 1; }
-	st="peer-down: as normal, then node3's BIRD killed (SIGKILL); node1's Mesh_*_3 sessions down"
+	st="**peer-down** (node3 killed)"
 	if [ "$v" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-protocols-peer-down "$st" "show protocols"
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-protocols-all-peer-down "$st" "show protocols all"
@@ -121,7 +120,7 @@ for v in $versions; do
 	# BIRD's default time format, which is what Calico runs with (its templates set none).
 	"$lab" up --name "$name" --bird "$v" --nodes 3 --routes 10 --timeformat default >&2
 	settled
-	st="timeformat-default: $state_base, BIRD's default time format (as Calico); otherwise as normal"
+	st="**timeformat-default**"
 	if [ "$v" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-status-timeformat-default "$st" "show status"
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-protocols-timeformat-default "$st" "show protocols"
@@ -137,7 +136,7 @@ for v in $versions; do
 	# About 1000 routes (2 nodes, the ToR announces 1000 per family).
 	"$lab" up --name "$name" --bird "$v" --nodes 2 --routes 1000 >&2
 	settled
-	st="routes-1000: 2 nodes, --routes 1000 (ToR announces 1000 IPv4 /32 and 1000 IPv6 /64)"
+	st="**routes-1000** (2 nodes)"
 	if [ "$v" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-route-1000 "$st" "show route"
 		grab "$NODE1_SOCKET6" "$LAB_BIRDC6" v6-show-route-1000 "$st" "show route"
