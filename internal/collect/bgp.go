@@ -74,8 +74,7 @@ func mapPeers(protos []bird.Protocol) (peers []v3.CalicoNodePeer, established, n
 	slices.SortFunc(ks, func(a, b keyed) int {
 		return cmp.Or(
 			a.addr.WithZone("").Compare(b.addr.WithZone("")),
-			cmp.Compare(a.peer.Zone, b.peer.Zone),
-			cmp.Compare(a.peer.Protocol, b.peer.Protocol),
+			comparePeers(&a.peer, &b.peer),
 		)
 	})
 	peers = make([]v3.CalicoNodePeer, len(ks))
@@ -83,6 +82,24 @@ func mapPeers(protos []bird.Protocol) (peers []v3.CalicoNodePeer, established, n
 		peers[i] = ks[i].peer
 	}
 	return peers, established, notEstablished
+}
+
+// comparePeers orders peers of the same address by zone and protocol name, then by every other field, so
+// that even duplicate names (BIRD never prints them, a damaged reply might) cannot make the order depend
+// on the input's.
+func comparePeers(a, b *v3.CalicoNodePeer) int {
+	return cmp.Or(
+		cmp.Compare(a.Zone, b.Zone),
+		cmp.Compare(a.Protocol, b.Protocol),
+		cmp.Compare(a.Type, b.Type),
+		cmp.Compare(a.State, b.State),
+		cmp.Compare(a.Since, b.Since),
+		cmp.Compare(a.Info, b.Info),
+		cmp.Compare(a.NeighborAS, b.NeighborAS),
+		cmp.Compare(a.HoldTimeSeconds, b.HoldTimeSeconds),
+		cmp.Compare(a.RoutesImported, b.RoutesImported),
+		cmp.Compare(a.RoutesExported, b.RoutesExported),
+	)
 }
 
 // peerType is Calico's peer type from the protocol name; "" for a BGP protocol Calico did not name

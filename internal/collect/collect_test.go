@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
@@ -776,4 +777,106 @@ func BenchmarkBuild100k(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(s.V4.Routes)), "ns/route")
 		})
 	}
+}
+
+// FuzzBuild maps random snapshots (structure from seed, strings from words) and checks what must hold
+// for any BIRD output: no panic, CRD limits on issues, contract values for states, caps and totals,
+// valid UTF-8, an order that does not depend on the input's.
+func FuzzBuild(f *testing.F) {
+	f.Add(uint64(1), "Mesh_10_0_0_2 BGP up Established Active Passive Down start", int16(0), int32(0))
+	f.Add(uint64(2), "kernel1\xff Static Device Direct Pipe Node_x Global_y \u2028", int16(3), int32(400))
+	f.Add(uint64(3), "", int16(-1), int32(-1))
+	f.Fuzz(func(t *testing.T, seed uint64, words string, capN int16, capB int32) {
+		r := rand.New(rand.NewPCG(seed, uint64(len(words))))
+		ws := strings.Fields(words)
+		ws = append(ws, "BGP", "Kernel", "Static", "Direct", "Device", "up", "down", "start", "Established", "Passive", "Mesh_a", "Node_b", "")
+		word := func() string { return ws[r.IntN(len(ws))] }
+		anAddr := func() netip.Addr {
+			switch r.IntN(4) {
+			case 0:
+				return netip.Addr{}
+			case 1:
+				return netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(3)), byte(r.IntN(4))})
+			case 2:
+				return netip.AddrFrom16([16]byte{0: 0xfe, 1: 0x80, 15: byte(r.IntN(4))}).WithZone(word())
+			}
+			return netip.AddrFrom16([16]byte{0: 0xfd, 15: byte(r.IntN(4))})
+		}
+		mk := func() bird.DaemonSnapshot {
+			var d bird.DaemonSnapshot
+			if r.IntN(4) > 0 {
+				d.Status = &bird.Status{Version: word(), RouterID: word(), Up: r.IntN(2) == 0}
+			}
+			errs := []error{nil, nil, nil, errRefused, errParse, bird.ErrNoSocket, errCut}
+			d.StatusErr, d.ProtocolsErr, d.RoutesErr = errs[r.IntN(len(errs))], errs[r.IntN(len(errs))], errs[r.IntN(len(errs))]
+			for range r.IntN(12) {
+				p := bird.Protocol{Name: word(), Kind: word(), State: word(), Info: word() + " " + word(), Since: word()}
+				if r.IntN(3) > 0 {
+					p.BGP = &bird.BGPSession{State: word(), Neighbor: anAddr(), Interface: word(), LastError: word(),
+						HoldTime: time.Duration(r.Int64()), NeighborAS: r.Uint32()}
+				}
+				d.Protocols = append(d.Protocols, p)
+			}
+			for range r.IntN(40) {
+				a := anAddr()
+				if !a.IsValid() {
+					a = netip.IPv4Unspecified()
+				}
+				rt := bird.Route{Prefix: netip.PrefixFrom(a.WithZone(""), r.IntN(a.BitLen()+1)).Masked(), Kind: bird.RouteKind(r.IntN(5)),
+					Primary: r.IntN(3) > 0, Protocol: word(), From: anAddr()}
+				for range r.IntN(4) {
+					rt.NextHops = append(rt.NextHops, bird.NextHop{Gateway: anAddr(), Interface: word(), Weight: r.IntN(300) - 10})
+				}
+				d.Routes = append(d.Routes, rt)
+			}
+			for range r.IntN(3) {
+				d.Warnings = append(d.Warnings, bird.Warning{Command: word() + " " + word(), Line: r.IntN(100), Text: words, Err: word()})
+			}
+			return d
+		}
+		s := bird.Snapshot{V4: mk(), V6: mk()}
+		opts := Options{MaxRoutesPerFamily: int(capN), MaxRouteBytesPerFamily: int(capB)}
+		got := Build(s, allClasses, opts)
+
+		valid := map[v3.BGPSessionState]bool{"": true, "Idle": true, "Connect": true, "Active": true,
+			"OpenSent": true, "OpenConfirm": true, "Established": true, "Close": true}
+		for _, is := range slices.Concat(got.Agent.Issues, got.BGP.Issues, got.Routes.Issues) {
+			if len(is.Message) > MaxIssueMessageBytes || !utf8.ValidString(is.Message) || is.Reason == "" {
+				t.Errorf("issue %+v breaks the CRD's limits", is)
+			}
+		}
+		for _, is := range [][]v3.StatusIssue{got.Agent.Issues, got.BGP.Issues, got.Routes.Issues} {
+			if len(is) > MaxIssuesPerSection {
+				t.Errorf("%d issues in a section", len(is))
+			}
+		}
+		for _, p := range slices.Concat(got.BGP.PeersV4, got.BGP.PeersV6) {
+			if !valid[p.State] || strings.Contains(p.PeerIP, "%") {
+				t.Errorf("peer %+v", p)
+			}
+		}
+		for fi, routes := range [][]v3.CalicoNodeRoute{got.Routes.RoutesV4, got.Routes.RoutesV6} {
+			d, total := s.V4, got.Routes.TotalV4
+			if fi == 1 {
+				d, total = s.V6, got.Routes.TotalV6
+			}
+			if d.RoutesErr == nil && total != len(d.Routes) {
+				t.Errorf("total %d of %d routes", total, len(d.Routes))
+			}
+			if len(routes) > opts.maxRoutes() || len(routes) > total {
+				t.Errorf("%d routes listed, cap %d, total %d", len(routes), opts.maxRoutes(), total)
+			}
+			if b, _ := json.Marshal(routes); routes != nil && len(b) > opts.maxRouteBytes() {
+				t.Errorf("%d bytes listed, cap %d", len(b), opts.maxRouteBytes())
+			}
+			for _, rt := range routes {
+				if len(rt.NextHops) > maxNextHops || rt.Gateway == "" || strings.Contains(rt.Gateway+rt.LearnedFrom.PeerIP, "%") {
+					t.Errorf("route %+v", rt)
+				}
+			}
+		}
+		if again := Build(shuffled(s, rand.New(rand.NewPCG(seed, 7))), allClasses, opts); !reflect.DeepEqual(again, got) {
+			t.Errorf("shuffled snapshot maps differently")
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -103,7 +104,12 @@ func warningsIssue(fam v3.IPFamily, ws []bird.Warning, sec warnSection) (v3.Stat
 			continue
 		}
 		n++
-		if first == nil || w.Command < first.Command || (w.Command == first.Command && w.Line < first.Line) {
+		if first == nil || cmp.Or(
+			cmp.Compare(w.Command, first.Command),
+			cmp.Compare(w.Line, first.Line),
+			cmp.Compare(w.Text, first.Text),
+			cmp.Compare(w.Err, first.Err),
+		) < 0 {
 			first = w
 		}
 	}

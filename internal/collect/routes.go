@@ -87,11 +87,23 @@ func indexProtocols(d *bird.DaemonSnapshot) map[string]*bird.Protocol {
 	m := make(map[string]*bird.Protocol, len(d.Protocols))
 	for i := range d.Protocols {
 		p := &d.Protocols[i]
-		if _, dup := m[p.Name]; !dup { // first wins: names are unique in BIRD; be deterministic anyway
+		// Names are unique in BIRD; should a damaged reply repeat one, pick the same protocol whatever
+		// the order.
+		if q, dup := m[p.Name]; !dup || compareSources(p, q) < 0 {
 			m[p.Name] = p
 		}
 	}
 	return m
+}
+
+// compareSources orders two protocols by what a route's source takes from them.
+func compareSources(a, b *bird.Protocol) int {
+	sa, sb := sourceOfProtocol(a), sourceOfProtocol(b)
+	return cmp.Or(
+		cmp.Compare(sa.typ, sb.typ),
+		cmp.Compare(a.Kind, b.Kind),
+		sa.neighbor.Compare(sb.neighbor),
+	)
 }
 
 func (r *sourceResolver) resolve(name string) source {
