@@ -1,7 +1,9 @@
 package collect
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
@@ -61,6 +63,18 @@ func (o Options) maxRouteBytes() int {
 		return int(^uint(0) >> 1)
 	}
 	return o.MaxRouteBytesPerFamily
+}
+
+// capsText says the caps in force, for the RoutesTruncated message.
+func (o Options) capsText() string {
+	var parts []string
+	if o.MaxRoutesPerFamily >= 0 {
+		parts = append(parts, fmt.Sprintf("%d routes", o.maxRoutes()))
+	}
+	if o.MaxRouteBytesPerFamily >= 0 {
+		parts = append(parts, fmt.Sprintf("%d bytes", o.maxRouteBytes()))
+	}
+	return "cap " + strings.Join(parts, " and ") + " per family"
 }
 
 // Sections are the status sections Build computed; a section is non-nil iff its class was requested.

@@ -37,10 +37,9 @@ func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 			if truncated {
 				out.Truncated = true
 				out.Issues = append(out.Issues, v3.StatusIssue{
-					Family: fam,
-					Reason: v3.ReasonRoutesTruncated,
-					Message: fmt.Sprintf("%d of %d routes listed (cap %d routes, %d bytes per family); FIB routes kept first",
-						len(routes), total, opts.maxRoutes(), opts.maxRouteBytes()),
+					Family:  fam,
+					Reason:  v3.ReasonRoutesTruncated,
+					Message: fmt.Sprintf("%d of %d routes listed (%s); FIB routes kept first", len(routes), total, opts.capsText()),
 				})
 			}
 			if d.ProtocolsErr != nil && !notCollected(d.ProtocolsErr) && total > 0 {
