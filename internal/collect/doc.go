@@ -35,7 +35,8 @@
 //	BIRD `show protocols all`            contract
 //	-----------------------------------  ------------------------------------------------------
 //	name Mesh_*                          type NodeMesh
-//	name Node_*                          type NodePeer
+//	name Node_* (also Calico's           type NodePeer
+//	Node_<ip>_port_<port>)
 //	name Global_*                        type GlobalPeer
 //	any other BGP protocol name          type omitted; the peer is listed and counted. It is a
 //	                                     real session (custom BIRD templates add such); hiding it
