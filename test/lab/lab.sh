@@ -434,6 +434,7 @@ bird_ll_peer() {
 	echo "# For peer /host/node$i/peer_v6/$torll (the ToR again, over link-local)"
 	echo "protocol bgp Node_$(protoname "$torll") from bgp_template {"
 	echo "  neighbor $torll % 'eth0' as $tor_as;"
+	echo "  source address $(llof "$i");"
 	echo "  direct;  # link-local: not multihop"
 	echo "}"
 }
@@ -475,7 +476,7 @@ template bgp node {
 EOF
 	for ((i = 1; i <= nodes; i++)); do
 		echo "protocol bgp node${i}_4 from node { local $tor4 as $tor_as; neighbor $(ip4 "$i") as $node_as; ipv4 { import all; export where source = RTS_STATIC; }; }"
-		echo "protocol bgp node${i}_ll from node { neighbor $(llof "$i") % 'eth0' as $node_as; ipv6 { import none; export none; }; }"
+		echo "protocol bgp node${i}_ll from node { neighbor $(llof "$i") % 'eth0' as $node_as; source address $torll; ipv6 { import none; export none; }; }"
 		echo "protocol bgp node${i}_6 from node { local $tor6 as $tor_as; neighbor $(ip6 "$i") as $node_as; ipv6 { import all; export where source = RTS_STATIC; }; }"
 	done
 }
@@ -568,6 +569,9 @@ up() {
 		ip -n "$ns_br" link set "$2" master br0 up
 		ip -n "$1" addr add "$3/24" dev eth0
 		ip -n "$1" addr add "$4/64" dev eth0 nodad
+		# Only the link-local address we choose: with the kernel's EUI-64 one beside it, which one a
+		# link-local BGP session uses as its source is a race.
+		ip -n "$1" link set eth0 addrgenmode none
 		ip -n "$1" addr add "$5/64" dev eth0 nodad
 		ip -n "$1" link set eth0 up
 	}
