@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -222,8 +223,7 @@ var (
 	birdcBoot     = regexp.MustCompile(`Last reboot on (\S+(?: \d\d:\d\d:\d\d)?)`)
 )
 
-func birdcLines(t *testing.T, b []byte) []string {
-	t.Helper()
+func birdcLines(b []byte) []string {
 	var out []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	first := true
@@ -241,26 +241,41 @@ func birdcLines(t *testing.T, b []byte) []string {
 
 func checkStatusAgainstBirdc(t *testing.T, st *Status, b []byte) {
 	t.Helper()
+	for _, d := range diffStatusBirdc(st, b) {
+		t.Error(d)
+	}
+}
+
+func diffStatusBirdc(st *Status, b []byte) []string {
+	var diffs []string
 	s := string(b)
 	if !strings.Contains(s, "BIRD "+st.Version+"\n") {
-		t.Errorf("version %q not printed by birdc", st.Version)
+		diffs = append(diffs, fmt.Sprintf("version %q not printed by birdc", st.Version))
 	}
 	if m := birdcRouterID.FindStringSubmatch(s); m == nil || m[1] != st.RouterID {
-		t.Errorf("router ID %q, birdc says %v", st.RouterID, m)
+		diffs = append(diffs, fmt.Sprintf("router ID %q, birdc says %v", st.RouterID, m))
 	}
 	if m := birdcBoot.FindStringSubmatch(s); m == nil || m[1] != st.BootTime {
-		t.Errorf("boot time %q, birdc says %v", st.BootTime, m)
+		diffs = append(diffs, fmt.Sprintf("boot time %q, birdc says %v", st.BootTime, m))
 	}
 	if st.Up != strings.Contains(s, "Daemon is up and running") {
-		t.Errorf("up %v disagrees with birdc", st.Up)
+		diffs = append(diffs, fmt.Sprintf("up %v disagrees with birdc", st.Up))
 	}
+	return diffs
 }
 
 func checkProtocolsAgainstBirdc(t *testing.T, ps []Protocol, b []byte) {
 	t.Helper()
+	for _, d := range diffProtocolsBirdc(ps, b) {
+		t.Error(d)
+	}
+}
+
+// diffProtocolsBirdc compares name, kind, table, state and BGP state of every protocol, in order.
+func diffProtocolsBirdc(ps []Protocol, b []byte) []string {
 	type row struct{ name, kind, table, state, bgp string }
 	var want []row
-	for _, l := range birdcLines(t, b) {
+	for _, l := range birdcLines(b) {
 		if m := birdcProtocol.FindStringSubmatch(l); m != nil && m[1] != "name" && m[1] != "Name" {
 			want = append(want, row{m[1], m[2], m[3], m[4], ""})
 		} else if m := birdcBGPState.FindStringSubmatch(l); m != nil && len(want) > 0 {
@@ -276,24 +291,33 @@ func checkProtocolsAgainstBirdc(t *testing.T, ps []Protocol, b []byte) {
 		got = append(got, r)
 	}
 	if len(got) != len(want) {
-		t.Fatalf("parsed %d protocols, birdc shows %d:\n got %v\nwant %v", len(got), len(want), got, want)
+		return []string{fmt.Sprintf("parsed %d protocols, birdc shows %d:\n got %v\nwant %v", len(got), len(want), got, want)}
 	}
+	var diffs []string
 	for i := range got {
 		if got[i] != want[i] {
-			t.Errorf("protocol %d: parsed %+v, birdc shows %+v", i, got[i], want[i])
+			diffs = append(diffs, fmt.Sprintf("protocol %d: parsed %+v, birdc shows %+v", i, got[i], want[i]))
 		}
 	}
+	return diffs
 }
 
 func checkRoutesAgainstBirdc(t *testing.T, rs []Route, b []byte) {
 	t.Helper()
+	for _, d := range diffRoutesBirdc(rs, b) {
+		t.Error(d)
+	}
+}
+
+// diffRoutesBirdc compares prefix, protocol and primary flag of every route, in order.
+func diffRoutesBirdc(rs []Route, b []byte) []string {
 	type row struct {
 		prefix, proto string
 		primary       bool
 	}
 	var want []row
 	prefix := ""
-	for _, l := range birdcLines(t, b) {
+	for _, l := range birdcLines(b) {
 		if strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "Table ") {
 			continue
 		}
@@ -311,11 +335,13 @@ func checkRoutesAgainstBirdc(t *testing.T, rs []Route, b []byte) {
 		got[i] = row{r.Prefix.String(), r.Protocol, r.Primary}
 	}
 	if len(got) != len(want) {
-		t.Fatalf("parsed %d routes, birdc shows %d", len(got), len(want))
+		return []string{fmt.Sprintf("parsed %d routes, birdc shows %d", len(got), len(want))}
 	}
+	var diffs []string
 	for i := range got {
-		if got[i] != want[i] {
-			t.Errorf("route %d: parsed %+v, birdc shows %+v", i, got[i], want[i])
+		if got[i] != want[i] && len(diffs) < 20 {
+			diffs = append(diffs, fmt.Sprintf("route %d: parsed %+v, birdc shows %+v", i, got[i], want[i]))
 		}
 	}
+	return diffs
 }
