@@ -1,0 +1,33 @@
+// Command calico-node-status shows CalicoNodeStatus objects like `calicoctl node status` and creates
+// them. Named kubectl-calico_node_status it is a kubectl plugin: `kubectl calico-node-status ...`.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
+)
+
+func main() {
+	// controller-runtime's client logs through this logger; a CLI reports errors itself.
+	ctrllog.SetLogger(logr.Discard())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	cmd := cli.NewRootCommand(cli.Options{
+		Streams:     genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
+		DisplayName: cli.DisplayName(os.Args[0]),
+	})
+	err := cmd.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
+	}
+}
