@@ -180,6 +180,11 @@ func checkProtocolsSane(t *testing.T, ps []Protocol, c capture) {
 		if c.major >= 2 && p.BGP.LocalAS == 0 {
 			t.Errorf("%s: BIRD 2 prints Local AS, none parsed", p.Name)
 		}
+		// Calico names a peer on another port "<name>_port_<n>"; BIRD 2 prints the port, 1.6 does not.
+		if i := strings.LastIndex(p.Name, "_port_"); i >= 0 && c.major >= 2 &&
+			fmt.Sprint(p.BGP.NeighborPort) != p.Name[i+len("_port_"):] {
+			t.Errorf("%s: neighbor port %d", p.Name, p.BGP.NeighborPort)
+		}
 		if p.BGP.State == "Established" {
 			if p.BGP.HoldTime == 0 || p.BGP.KeepaliveTime == 0 || p.BGP.NeighborID == "" {
 				t.Errorf("%s: established session without timers or neighbor ID: %+v", p.Name, *p.BGP)

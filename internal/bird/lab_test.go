@@ -260,13 +260,16 @@ func TestLab(t *testing.T) {
 			}
 		})
 	}
-	if s1, ok1 := node1[1]; ok1 {
-		if s2, ok2 := node1[2]; ok2 {
-			for _, d := range sameTopologyDiffs(s1, s2) {
-				t.Error(d)
-			}
-		}
+	s1, ok1 := node1[1]
+	s2, ok2 := node1[2]
+	if !ok1 || !ok2 {
+		return // a lab failed; its subtest said why
 	}
+	for _, d := range sameTopologyDiffs(s1, s2) {
+		t.Error(d)
+	}
+	t.Logf("node1 of both labs: %d+%d protocols, %d+%d routes compared", len(s1.V4.Protocols), len(s1.V6.Protocols),
+		len(s1.V4.Routes), len(s1.V6.Routes))
 }
 
 func checkLabNode(t *testing.T, l *lab.Lab, n lab.Node, s Snapshot) {

@@ -219,7 +219,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 	r.Since = p.sinceMemo.get(p.strs, trimFraction(since))
 	// " *" marks the primary route; " !" a primary one the kernel refused (still BIRD's choice).
 	if mark, _ := nextField(b[closing+1:]); len(mark) == 1 && (mark[0] == '*' || mark[0] == '!') {
-		r.Primary = true
+		r.Primary, r.SyncError = true, mark[0] == '!'
 	}
 	p.cur = r
 	p.nhStart = len(p.nh)

@@ -37,7 +37,7 @@ func TestParseRoutes(t *testing.T) {
 			want: []Route{
 				{Prefix: prefix("10.64.0.0/16"), Kind: RouteUnreachable, Primary: true, Protocol: "Mesh_10_9_0_2", Since: "10:13:59", From: addr("10.9.0.2")},
 				{Prefix: prefix("10.65.0.0/16"), Primary: true, NextHops: []NextHop{{Gateway: addr("10.9.0.3"), Interface: "eth0"}},
-					Protocol: "Node_10_9_0_9", Since: "2021-10-18 09:23:19", From: addr("10.9.0.9")},
+					Protocol: "Node_10_9_0_9", Since: "2021-10-18 09:23:19", From: addr("10.9.0.9"), SyncError: true},
 				{Prefix: prefix("10.53.0.0/16"), Primary: true, NextHops: []NextHop{{Gateway: addr("10.9.0.2"), Interface: "vx1", Weight: 2},
 					{Gateway: addr("192.168.1.2"), Interface: "dummy0", Weight: 1}}, Protocol: "static1", Since: "10:13:55"},
 				{Prefix: prefix("10.53.0.0/16"), NextHops: []NextHop{{Interface: "dummy0"}}, Protocol: "direct1", Since: "10:13:55"},

@@ -74,12 +74,17 @@ type BGPSession struct {
 	State string
 	// Neighbor is the neighbor address, with its zone for IPv6 link-local peers.
 	Neighbor netip.Addr
-	// NeighborPort is the neighbor's TCP port when it is not 179; 0 otherwise.
+	// NeighborPort is the neighbor's TCP port when it is not 179; 0 otherwise. BIRD 2 prints it
+	// ("Neighbor port:"); BIRD 1.6 does not, so it is 0 there whatever the port (Calico's protocol names
+	// carry it as a "_port_<n>" suffix).
 	NeighborPort int
-	// Interface is the neighbor's interface when BIRD prints one.
+	// Interface is the neighbor's interface when BIRD prints one (the zone of a link-local neighbor,
+	// "fe80::1%eth0" -> "eth0").
 	Interface  string
 	NeighborAS uint32
-	LocalAS    uint32
+	// LocalAS is printed by BIRD 2 only ("Local AS:"); 0 for BIRD 1.6.
+	LocalAS uint32
+	// NeighborID is the peer's router ID, printed once the session is established.
 	NeighborID string
 	// SourceAddress is the local address of the session when BIRD prints one.
 	SourceAddress netip.Addr
@@ -128,8 +133,11 @@ type Route struct {
 	Prefix netip.Prefix
 	Kind   RouteKind
 	// Primary is true for the route BIRD selected for this prefix (marked '*'), the one it exports to the
-	// kernel: FIB. The other entries for the prefix are RIB.
+	// kernel: FIB. The other entries for the prefix are RIB. BIRD marks a selected route the kernel
+	// refused with '!' instead: it is Primary too, with SyncError set.
 	Primary bool
+	// SyncError is set for a selected route BIRD failed to install in the kernel ('!').
+	SyncError bool
 	// NextHops has one element per next hop; more than one for multipath; none for blackhole etc.
 	NextHops []NextHop
 	// Protocol is the name of the protocol that provided the route.
@@ -142,6 +150,8 @@ type Route struct {
 }
 
 // Warning is an input line a parser could not understand and skipped; the rest of the reply survived.
+// Line counts the lines of the reply from 1 (the greeting is not counted). At most 100 are kept per reply;
+// the last one then says that more were skipped.
 type Warning struct {
 	Command string
 	Line    int
@@ -168,6 +178,8 @@ type DaemonSnapshot struct {
 	Routes    []Route
 	RoutesErr error
 
+	// Warnings are the lines skipped in this daemon's replies. With BIRD 2 both families come from the
+	// same replies and carry the same warnings (count them once per daemon, see Socket).
 	Warnings []Warning
 	// CollectedAt is when this snapshot was taken.
 	CollectedAt time.Time
