@@ -21,15 +21,7 @@ func TestNodeIsolation_AgentWritesOnlyItsOwnNodesStatus(t *testing.T) {
 	createCNS(t, env, "iso-node-a", "node-a", 10)
 	createCNS(t, env, "iso-node-b", "node-b", 10)
 
-	// The API server loads policies asynchronously: wait until node-a's agent is refused on node-b's
-	// object, which is also the first assertion (RBAC alone would allow that write).
-	agentA := agentOn("node-a").client(t, env)
-	var denied error
-	poll(t, 30*time.Second, "the node isolation policy to refuse node-a's agent on node-b's object", func() (bool, error) {
-		denied = patchStatus(ctxFor(t, 10*time.Second), agentA, "iso-node-b", time.Now())
-		return denied != nil, nil
-	})
-	t.Logf("refusal as the API server words it: %v", denied)
+	waitForPolicy(t, env)
 
 	// A user in the agents' group with system:masters: RBAC allows everything, the policy still applies.
 	labAgent := identity{user: "lab-agent", groups: []string{"system:masters", "calico-node-status:agents"}, node: "node-a"}
@@ -72,3 +64,23 @@ func TestNodeIsolation_AgentWritesOnlyItsOwnNodesStatus(t *testing.T) {
 }
 
 func asStatus(err error, target *apierrors.APIStatus) bool { return errors.As(err, target) }
+
+// waitForPolicy waits until the API server enforces the node isolation policy applied from config/:
+// it loads policies asynchronously, so right after the apply a write RBAC allows may still pass. It
+// probes with node-a's agent writing node-b's object, which only the policy refuses, and logs the
+// refusal as the API server words it.
+func waitForPolicy(t *testing.T, env *testenv.Env) {
+	t.Helper()
+	applyConfig(t)
+	probe := createCNS(t, env, "policy-probe-"+strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())), "node-b", 10)
+	agentA := agentOn("node-a").client(t, env)
+	var denied error
+	poll(t, 30*time.Second, "the node isolation policy to refuse node-a's agent on node-b's object", func() (bool, error) {
+		denied = patchStatus(ctxFor(t, 10*time.Second), agentA, probe.Name, time.Now())
+		return denied != nil, nil
+	})
+	if !apierrors.IsForbidden(denied) || !strings.Contains(denied.Error(), policyName) {
+		t.Fatalf("the first refusal is not the policy's 403: %v", denied)
+	}
+	t.Logf("refusal as the API server words it: %v", denied)
+}

@@ -1,0 +1,109 @@
+package deploy_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
+)
+
+// TestNodeIsolation_RealBoundTokens uses real service-account tokens from the TokenRequest API instead
+// of impersonation, so the node name in the user's extra is the one the API server's own authenticator
+// puts there: for a token bound to a Pod (what the kubelet requests for the DaemonSet's projected token;
+// the node comes from the Pod's spec.nodeName) and for one bound to a Node. An unbound token has no
+// node and is refused.
+func TestNodeIsolation_RealBoundTokens(t *testing.T) {
+	env := testenv.Shared(t)
+	waitForPolicy(t, env)
+	ctx := ctxFor(t, time.Minute)
+	admin, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const node = "node-tok"
+	createCNS(t, env, "tok-own", node, 10)
+	createCNS(t, env, "tok-other", "node-elsewhere", 10)
+
+	n, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create Node %s: %v", node, err)
+	}
+	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(ctxFor(t, 30*time.Second), node, metav1.DeleteOptions{}) })
+	// No kubelet runs: the Pod only has to exist, scheduled to the node, for a token to be bound to it.
+	pod, err := admin.CoreV1().Pods(namespace).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent-on-" + node},
+		Spec: corev1.PodSpec{NodeName: node, ServiceAccountName: serviceAccount, AutomountServiceAccountToken: new(bool),
+			Containers: []corev1.Container{{Name: "agent", Image: "calico-node-status-agent"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create Pod on %s: %v", node, err)
+	}
+	t.Cleanup(func() {
+		_ = admin.CoreV1().Pods(namespace).Delete(ctxFor(t, 30*time.Second), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
+	})
+
+	tests := []struct {
+		name      string
+		bound     *authenticationv1.BoundObjectReference
+		wantNode  string
+		ownErr    string // empty: writing tok-own must succeed
+		otherWant string
+	}{
+		{"bound to the agent's Pod", &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+			node, "", "the agent on node node-tok may not write CalicoNodeStatus tok-other, which belongs to node node-elsewhere"},
+		{"bound to the Node", &authenticationv1.BoundObjectReference{Kind: "Node", APIVersion: "v1", Name: n.Name, UID: n.UID},
+			node, "", "the agent on node node-tok may not write CalicoNodeStatus tok-other"},
+		{"not bound", nil, "", "the agent's credentials carry no node", "the agent's credentials carry no node"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := ctxFor(t, time.Minute)
+			tr, err := admin.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, serviceAccount, &authenticationv1.TokenRequest{
+				Spec: authenticationv1.TokenRequestSpec{BoundObjectRef: tt.bound, ExpirationSeconds: ptr64(600)},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("TokenRequest for %s: %v", serviceAccount, err)
+			}
+			cfg := rest.AnonymousClientConfig(env.Config)
+			cfg.BearerToken = tr.Status.Token
+			typed, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			who, err := typed.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatalf("SelfSubjectReview with the token: %v", err)
+			}
+			gotNode := strings.Join(who.Status.UserInfo.Extra[nodeNameExtra], ",")
+			if who.Status.UserInfo.Username != agentUser || gotNode != tt.wantNode {
+				t.Fatalf("the token authenticates as %s with %s=%q; want %s with %q", who.Status.UserInfo.Username, nodeNameExtra, gotNode, agentUser, tt.wantNode)
+			}
+			c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = patchStatus(ctx, c, "tok-own", time.Now())
+			switch {
+			case tt.ownErr == "" && err != nil:
+				t.Errorf("writing its own node's status: %v", err)
+			case tt.ownErr != "" && (!apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tt.ownErr)):
+				t.Errorf("writing tok-own: want 403 saying %q, got %v", tt.ownErr, err)
+			}
+			err = patchStatus(ctx, c, "tok-other", time.Now())
+			if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tt.otherWant) {
+				t.Errorf("writing another node's status: want 403 saying %q, got %v", tt.otherWant, err)
+			}
+		})
+	}
+}
+
+func ptr64(v int64) *int64 { return &v }
