@@ -38,8 +38,12 @@ func newProtocolsParser(cmd string, major int, family Family) *protocolsParser {
 	return &protocolsParser{cmd: cmd, major: major, family: family, strs: interner{}}
 }
 
+// result returns the protocols; an empty reply gives an empty, non-nil slice (a reply was read).
 func (p *protocolsParser) result() []Protocol {
 	p.cur = nil
+	if p.protos == nil {
+		return []Protocol{}
+	}
 	return p.protos
 }
 

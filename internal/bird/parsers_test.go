@@ -319,3 +319,20 @@ func TestTrimFraction(t *testing.T) {
 }
 
 func fmtValue(v any) string { return fmt.Sprintf("%+v", v) }
+
+// TestEmptyReplies: a daemon with nothing to show gives empty, non-nil lists (nil means "not read").
+func TestEmptyReplies(t *testing.T) {
+	for _, major := range []int{1, 2} {
+		ps, _, err := ParseProtocols(strings.NewReader("0000 \n"), major, IPv4, 0)
+		if err != nil || ps == nil || len(ps) != 0 {
+			t.Errorf("major %d protocols: %v, %v", major, ps, err)
+		}
+		rs, _, err := ParseRoutes(strings.NewReader("0000 \n"), major, 0)
+		if err != nil || rs == nil || len(rs) != 0 {
+			t.Errorf("major %d routes: %v, %v", major, rs, err)
+		}
+	}
+	if got := familyRoutes([]Route{{Prefix: prefix("10.0.0.0/8")}}, IPv6); got == nil || len(got) != 0 {
+		t.Errorf("familyRoutes with no route of the family: %v", got)
+	}
+}
