@@ -1,0 +1,501 @@
+package agent
+
+// Tier "API": the reconciler runs in a controller-runtime manager against a real kube-apiserver + etcd
+// (internal/testenv); writes, watches, field selectors, conflicts and Events are the API server's own.
+// BIRD is replaced by scripted snapshots here so that changes happen exactly when a test says; the e2e
+// tier (test/e2e) runs the agent binary against real BIRD daemons.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
+)
+
+func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Options{})) }
+
+// scriptedSource serves a snapshot the test sets, and counts collections.
+type scriptedSource struct {
+	mu    sync.Mutex
+	snap  bird.Snapshot
+	calls int
+	times []time.Time
+	hook  func() // run once during the next collection, then cleared
+}
+
+func (s *scriptedSource) Collect(_ context.Context, _ bird.Need) bird.Snapshot {
+	s.mu.Lock()
+	hook := s.hook
+	s.hook = nil
+	s.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	s.times = append(s.times, time.Now())
+	return s.snap
+}
+
+func (s *scriptedSource) set(snap bird.Snapshot) { s.mu.Lock(); s.snap = snap; s.mu.Unlock() }
+func (s *scriptedSource) count() int           { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+func (s *scriptedSource) setHook(h func())     { s.mu.Lock(); s.hook = h; s.mu.Unlock() }
+
+// nodeSnapshot is a small Calico node: two mesh peers (the second one's state given), kernel, device,
+// direct and static protocols, and routes from each.
+func nodeSnapshot(routerID string, peer2State string) bird.Snapshot {
+	bgp := func(name, ip, state, info string) bird.Protocol {
+		proto := "up"
+		if state != "Established" {
+			proto = "start"
+		}
+		return bird.Protocol{Name: name, Kind: "BGP", Table: "master", State: proto, Since: "2026-11-24 09:00:00", Info: info,
+			BGP: &bird.BGPSession{State: state, Neighbor: netip.MustParseAddr(ip), NeighborAS: 64512, LocalAS: 64512, HoldTime: 90 * time.Second}}
+	}
+	info2 := "Established"
+	if peer2State != "Established" {
+		info2 = peer2State + " Socket: Connection refused"
+	}
+	v4 := bird.DaemonSnapshot{
+		Family: bird.IPv4, Socket: "bird.ctl",
+		Status: &bird.Status{Version: "1.6.8", Major: 1, RouterID: routerID, BootTime: "2026-11-24 08:00:00", LastReconfiguration: "2026-11-24 08:00:00", Up: true, Message: "Daemon is up and running"},
+		Protocols: []bird.Protocol{
+			bgp("Mesh_10_0_0_2", "10.0.0.2", "Established", "Established"),
+			bgp("Mesh_10_0_0_3", "10.0.0.3", peer2State, info2),
+			{Name: "kernel1", Kind: "Kernel", State: "up"}, {Name: "device1", Kind: "Device", State: "up"},
+			{Name: "direct1", Kind: "Direct", State: "up"}, {Name: "static1", Kind: "Static", State: "up"},
+		},
+		Routes: []bird.Route{
+			{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Primary: true, NextHops: []bird.NextHop{{Gateway: netip.MustParseAddr("10.0.0.254"), Interface: "eth0"}}, Protocol: "kernel1"},
+			{Prefix: netip.MustParsePrefix("10.0.0.0/24"), Primary: true, NextHops: []bird.NextHop{{Interface: "eth0"}}, Protocol: "direct1"},
+			{Prefix: netip.MustParsePrefix("192.168.1.0/26"), Primary: true, NextHops: []bird.NextHop{{Gateway: netip.MustParseAddr("10.0.0.2"), Interface: "eth0"}}, Protocol: "Mesh_10_0_0_2"},
+			{Prefix: netip.MustParsePrefix("192.168.9.0/26"), Primary: true, Kind: bird.RouteBlackhole, Protocol: "static1"},
+		},
+	}
+	v6 := bird.DaemonSnapshot{Family: bird.IPv6, Socket: "bird6.ctl",
+		Status: &bird.Status{Version: "1.6.8", Major: 1, RouterID: routerID, Up: true, Message: "Daemon is up and running"}}
+	return bird.Snapshot{V4: v4, V6: v6}
+}
+
+type runningAgent struct {
+	r       *Reconciler
+	src     *scriptedSource
+	metrics *Metrics
+	reg     *prometheus.Registry
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the manager returned, with its error in err
+	err     error
+}
+
+func (a *runningAgent) stop(t *testing.T) {
+	t.Helper()
+	a.cancel()
+	select {
+	case <-a.done:
+		if a.err != nil {
+			t.Errorf("manager stopped with %v", a.err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("manager did not stop within 30 s")
+	}
+}
+
+func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource, heartbeat time.Duration) *runningAgent {
+	t.Helper()
+	skip := true
+	mgr, err := ctrl.NewManager(env.Config, manager.Options{
+		Scheme:                 env.Scheme,
+		Cache:                  CacheOptions(node),
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: &skip},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: node, Source: src,
+		Events: mgr.GetEventRecorder(FieldOwner), Metrics: m, Heartbeat: heartbeat}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &runningAgent{r: r, src: src, metrics: m, reg: reg, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		a.err = mgr.Start(ctx)
+		close(a.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-a.done
+	})
+	return a
+}
+
+func classesAll() []v3.NodeStatusClassType {
+	return []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}
+}
+
+func createObject(t *testing.T, c client.Client, name, node string, period int32, classes []v3.NodeStatusClassType) *v3.CalicoNodeStatus {
+	t.Helper()
+	o := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: name},
+		Spec: v3.CalicoNodeStatusSpec{Node: node, Classes: classes, UpdatePeriodSeconds: &period}}
+	if err := c.Create(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), o) })
+	return o
+}
+
+// eventually polls cond every 50 ms until it returns true or the deadline passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, c client.Client, name string) *v3.CalicoNodeStatus {
+	t.Helper()
+	var o v3.CalicoNodeStatus
+	if err := c.Get(context.Background(), types.NamespacedName{Name: name}, &o); err != nil {
+		t.Fatal(err)
+	}
+	return &o
+}
+
+func collectedFor(o *v3.CalicoNodeStatus) bool {
+	return o.Status.ObservedGeneration == o.Generation && meta.FindStatusCondition(o.Status.Conditions, v3.ConditionReady) != nil
+}
+
+// watchWrites counts the Modified events of one object from its current resourceVersion on.
+func watchWrites(t *testing.T, env *testenv.Env, o *v3.CalicoNodeStatus) func() int {
+	t.Helper()
+	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := wc.Watch(ctx, &v3.CalicoNodeStatusList{}, client.MatchingFields{"metadata.name": o.Name},
+		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: o.ResourceVersion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Modified {
+				mu.Lock()
+				n++
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(w.Stop)
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }
+}
+
+func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
+	env := testenv.Shared(t)
+	c := env.Client
+	src := &scriptedSource{snap: nodeSnapshot("10.0.0.1", "Established")}
+	a := startAgent(t, env, "wc-node-1", src, time.Hour)
+
+	mine := createObject(t, c, "wc-mine", "wc-node-1", 1, classesAll())
+	other := createObject(t, c, "wc-other", "wc-node-2", 1, classesAll())
+
+	eventually(t, 20*time.Second, "the agent to fill its node's object", func() bool { return collectedFor(get(t, c, mine.Name)) })
+	got := get(t, c, mine.Name)
+	want := collect.Build(src.snap, classesAll(), collect.Options{})
+	if !sameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
+		t.Fatalf("status differs from the mapping of the snapshot:\n got %+v\nwant %+v", got.Status, want)
+	}
+	if r := meta.FindStatusCondition(got.Status.Conditions, v3.ConditionReady); r.Status != metav1.ConditionTrue {
+		t.Fatalf("Ready = %+v", r)
+	}
+
+	// Nothing changes for several periods: no write.
+	writes := watchWrites(t, env, got)
+	base := src.count()
+	eventually(t, 20*time.Second, "four more collections", func() bool { return src.count() >= base+4 })
+	if n := writes(); n != 0 {
+		t.Fatalf("%d status writes while nothing changed; want 0", n)
+	}
+	if n := testutil.ToFloat64(a.metrics.unchanged); n < 4 {
+		t.Fatalf("status_unchanged_total = %v, want >= 4", n)
+	}
+
+	// A peer goes down: one write, one Event, metrics follow.
+	src.set(nodeSnapshot("10.0.0.1", "Active"))
+	eventually(t, 20*time.Second, "the peer going down to show", func() bool {
+		b := get(t, c, mine.Name).Status.BGP
+		return b != nil && b.NumberEstablishedV4 == 1
+	})
+	base = src.count()
+	eventually(t, 20*time.Second, "three more collections", func() bool { return src.count() >= base+3 })
+	if n := writes(); n != 1 {
+		t.Fatalf("%d status writes for one change; want 1", n)
+	}
+	eventually(t, 20*time.Second, "a PeerDown event", func() bool {
+		var evs eventsv1.EventList
+		if err := c.List(context.Background(), &evs); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range evs.Items {
+			if e.Regarding.Name == mine.Name && e.Reason == EventPeerDown {
+				n++
+			}
+		}
+		return n == 1
+	})
+	if v := testutil.ToFloat64(a.metrics.peers.WithLabelValues("IPv4", "true")); v != 1 {
+		t.Fatalf("bgp_peers{IPv4,established} = %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(a.metrics.peerState.WithLabelValues("IPv4", "10.0.0.3", "NodeMesh", "Mesh_10_0_0_3", "Active")); v != 1 {
+		t.Fatalf("bgp_peer_state for the downed peer = %v, want 1", v)
+	}
+
+	if o := get(t, c, other.Name); o.Status.LastUpdated.Time != (time.Time{}) || o.Status.BGP != nil {
+		t.Fatalf("the agent of wc-node-1 wrote an object of wc-node-2: %+v", o.Status)
+	}
+}
+
+func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *testing.T) {
+	env := testenv.Shared(t)
+	c := env.Client
+	src1 := &scriptedSource{snap: nodeSnapshot("10.1.0.1", "Established")}
+	src2 := &scriptedSource{snap: nodeSnapshot("10.1.0.2", "Established")}
+	a1 := startAgent(t, env, "sc-node-1", src1, time.Hour)
+	a2 := startAgent(t, env, "sc-node-2", src2, time.Hour)
+
+	// A long period, so anything that happens within the test happened because of the change.
+	o := createObject(t, c, "sc-obj", "sc-node-1", 3600, classesAll())
+	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+
+	cur := get(t, c, o.Name)
+	cur.Spec.Classes = []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}
+	if err := c.Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "classes change to take effect", func() bool {
+		g := get(t, c, o.Name)
+		return collectedFor(g) && g.Status.Agent == nil && g.Status.Routes == nil && g.Status.BGP != nil
+	})
+
+	// Period 0: collected once, condition says refresh is disabled, later BIRD changes are not written.
+	cur = get(t, c, o.Name)
+	zero := int32(0)
+	cur.Spec.UpdatePeriodSeconds = &zero
+	if err := c.Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "Refreshing=False/RefreshDisabled", func() bool {
+		g := get(t, c, o.Name)
+		r := meta.FindStatusCondition(g.Status.Conditions, ConditionRefreshing)
+		return collectedFor(g) && r != nil && r.Status == metav1.ConditionFalse && r.Reason == v3.ReasonRefreshDisabled
+	})
+	frozen := get(t, c, o.Name)
+	src1.set(nodeSnapshot("10.1.0.1", "Active"))
+	driver := createObject(t, c, "sc-driver", "sc-node-1", 1, classesAll()) // keeps node 1 collecting
+	base := src1.count()
+	eventually(t, 20*time.Second, "node 1 to collect three times", func() bool { return src1.count() >= base+3 })
+	if g := get(t, c, o.Name); g.ResourceVersion != frozen.ResourceVersion {
+		t.Fatalf("an object with updatePeriodSeconds 0 was rewritten: %+v", g.Status.BGP)
+	}
+	_ = driver
+
+	// Move to node 2: node 2's agent takes over at once, node 1's stops.
+	cur = get(t, c, o.Name)
+	one := int32(1)
+	cur.Spec.Node, cur.Spec.UpdatePeriodSeconds = "sc-node-2", &one
+	if err := c.Update(context.Background(), cur); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "node 2 to take over", func() bool {
+		g := get(t, c, o.Name)
+		return collectedFor(g) && g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 2
+	})
+	eventually(t, 20*time.Second, "node 1 to forget the moved object", func() bool {
+		a1.r.mu.Lock()
+		defer a1.r.mu.Unlock()
+		_, ok := a1.r.objects[o.Name]
+		return !ok
+	})
+	base = src1.count()
+	eventually(t, 20*time.Second, "node 1 to collect three more times", func() bool { return src1.count() >= base+3 })
+	if g := get(t, c, o.Name); g.Status.BGP.NumberEstablishedV4 != 2 {
+		t.Fatalf("node 1's agent (one peer down) wrote an object that moved to node 2: %+v", g.Status.BGP)
+	}
+
+	// Delete: node 2 stops working on it.
+	if err := c.Delete(context.Background(), get(t, c, o.Name)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "node 2 to forget the deleted object", func() bool {
+		a2.r.mu.Lock()
+		defer a2.r.mu.Unlock()
+		_, ok := a2.r.objects[o.Name]
+		return !ok
+	})
+}
+
+func TestAPIServer_AgentSharesOneQueryPerPeriodAcrossObjects(t *testing.T) {
+	env := testenv.Shared(t)
+	c := env.Client
+	src := &scriptedSource{snap: nodeSnapshot("10.2.0.1", "Established")}
+	startAgent(t, env, "sh-node", src, time.Hour)
+	const objects = 5
+	for i := 0; i < objects; i++ {
+		createObject(t, c, fmt.Sprintf("sh-obj-%d", i), "sh-node", 1, classesAll())
+	}
+	eventually(t, 30*time.Second, "all objects collected", func() bool {
+		for i := 0; i < objects; i++ {
+			if !collectedFor(get(t, c, fmt.Sprintf("sh-obj-%d", i))) {
+				return false
+			}
+		}
+		return true
+	})
+	base, start := src.count(), time.Now()
+	eventually(t, 30*time.Second, "six more collections", func() bool { return src.count() >= base+6 })
+	elapsed := time.Since(start)
+	// One query per 1 s period for all five objects: six queries take about five periods. One query per
+	// object would take about one.
+	if periods := elapsed.Seconds(); periods < 4 {
+		t.Fatalf("six collections in %.1f s for %d objects with a 1 s period: queries are not shared", periods, objects)
+	}
+}
+
+func TestAPIServer_AgentRetriesAConflictOnFreshData(t *testing.T) {
+	env := testenv.Shared(t)
+	c := env.Client
+	src := &scriptedSource{snap: nodeSnapshot("10.3.0.1", "Established")}
+	a := startAgent(t, env, "cf-node", src, time.Hour)
+	o := createObject(t, c, "cf-obj", "cf-node", 1, classesAll())
+	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+
+	// While the next collection runs, someone else changes the object (not its spec), so the agent's
+	// write, made with the resourceVersion it read, conflicts.
+	src.setHook(func() {
+		patch := []byte(`{"metadata":{"annotations":{"touched-by":"someone-else"}}}`)
+		if err := c.Patch(context.Background(), get(t, c, o.Name), client.RawPatch(types.MergePatchType, patch)); err != nil {
+			t.Errorf("patch annotation: %v", err)
+		}
+	})
+	src.set(nodeSnapshot("10.3.0.1", "Active"))
+	eventually(t, 20*time.Second, "the change to be written despite the conflict", func() bool {
+		g := get(t, c, o.Name)
+		return g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 1
+	})
+	if n := testutil.ToFloat64(a.metrics.conflicts); n < 1 {
+		t.Fatalf("status_write_conflicts_total = %v; the write did not conflict, so the test proved nothing", n)
+	}
+	if g := get(t, c, o.Name); g.Annotations["touched-by"] != "someone-else" {
+		t.Fatalf("the other writer's change was lost: %v", g.Annotations)
+	}
+}
+
+func TestAPIServer_AgentRestartWithNothingChangedDoesNotWrite(t *testing.T) {
+	env := testenv.Shared(t)
+	c := env.Client
+	src := &scriptedSource{snap: nodeSnapshot("10.4.0.1", "Established")}
+	first := startAgent(t, env, "rs-node", src, time.Hour)
+	o := createObject(t, c, "rs-obj", "rs-node", 1, classesAll())
+	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+	first.stop(t)
+
+	before := get(t, c, o.Name)
+	writes := watchWrites(t, env, before)
+	src2 := &scriptedSource{snap: src.snap}
+	startAgent(t, env, "rs-node", src2, time.Hour)
+	eventually(t, 20*time.Second, "the restarted agent to collect three times", func() bool { return src2.count() >= 3 })
+	if n := writes(); n != 0 {
+		t.Fatalf("restarted agent wrote %d times with nothing changed", n)
+	}
+}
+
+func TestAPIServer_AgentHeartbeatAdvancesLastUpdated(t *testing.T) {
+	env := testenv.Shared(t)
+	c := env.Client
+	src := &scriptedSource{snap: nodeSnapshot("10.5.0.1", "Established")}
+	a := startAgent(t, env, "hb-node", src, 2*time.Second)
+	o := createObject(t, c, "hb-obj", "hb-node", 1, classesAll())
+	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+	first := get(t, c, o.Name).Status.LastUpdated
+	eventually(t, 20*time.Second, "a heartbeat write", func() bool {
+		return get(t, c, o.Name).Status.LastUpdated.After(first.Time)
+	})
+	if n := testutil.ToFloat64(a.metrics.writes.WithLabelValues("heartbeat")); n < 1 {
+		t.Fatalf("status_writes_total{reason=heartbeat} = %v", n)
+	}
+}
+
+func TestAPIServer_AgentReportsAnUnreachableDaemonPerSectionAndRecovers(t *testing.T) {
+	env := testenv.Shared(t)
+	c := env.Client
+	healthy := nodeSnapshot("10.6.0.1", "Established")
+	broken := healthy
+	dialErr := fmt.Errorf("dial unix /var/run/calico/bird6.ctl: %w", os.ErrNotExist)
+	broken.V6 = bird.DaemonSnapshot{Family: bird.IPv6, Socket: "bird6.ctl", StatusErr: dialErr, ProtocolsErr: dialErr, RoutesErr: dialErr}
+	src := &scriptedSource{snap: broken}
+	startAgent(t, env, "ur-node", src, time.Hour)
+	o := createObject(t, c, "ur-obj", "ur-node", 1, classesAll())
+	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+
+	g := get(t, c, o.Name)
+	r := meta.FindStatusCondition(g.Status.Conditions, v3.ConditionReady)
+	if r.Status != metav1.ConditionFalse || r.Reason != v3.ReasonDaemonUnreachable {
+		t.Fatalf("Ready = %s/%s, want False/DaemonUnreachable", r.Status, r.Reason)
+	}
+	if g.Status.Agent.BIRDV6 == nil || g.Status.Agent.BIRDV6.State != v3.BGPDaemonStateNotReady {
+		t.Fatalf("birdV6 = %+v, want NotReady", g.Status.Agent.BIRDV6)
+	}
+	if g.Status.Agent.BIRDV4 == nil || g.Status.Agent.BIRDV4.State != v3.BGPDaemonStateReady || g.Status.BGP.NumberEstablishedV4 != 2 {
+		t.Fatalf("the IPv4 family was degraded by the IPv6 failure: %+v %+v", g.Status.Agent.BIRDV4, g.Status.BGP)
+	}
+	for name, issues := range map[string][]v3.StatusIssue{"bgp": g.Status.BGP.Issues, "routes": g.Status.Routes.Issues} {
+		if len(issues) == 0 || issues[0].Family != v3.IPFamilyV6 || issues[0].Reason != v3.ReasonDaemonUnreachable {
+			t.Fatalf("%s section does not carry the IPv6 reason: %+v", name, issues)
+		}
+	}
+
+	src.set(healthy)
+	eventually(t, 20*time.Second, "recovery to Ready", func() bool {
+		g := get(t, c, o.Name)
+		r := meta.FindStatusCondition(g.Status.Conditions, v3.ConditionReady)
+		return r.Status == metav1.ConditionTrue && len(g.Status.BGP.Issues) == 0
+	})
+}
