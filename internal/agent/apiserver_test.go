@@ -60,8 +60,8 @@ func (s *scriptedSource) Collect(_ context.Context, _ bird.Need) bird.Snapshot {
 }
 
 func (s *scriptedSource) set(snap bird.Snapshot) { s.mu.Lock(); s.snap = snap; s.mu.Unlock() }
-func (s *scriptedSource) count() int           { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
-func (s *scriptedSource) setHook(h func())     { s.mu.Lock(); s.hook = h; s.mu.Unlock() }
+func (s *scriptedSource) count() int             { s.mu.Lock(); defer s.mu.Unlock(); return s.calls }
+func (s *scriptedSource) setHook(h func())       { s.mu.Lock(); s.hook = h; s.mu.Unlock() }
 
 // nodeSnapshot is a small Calico node: two mesh peers (the second one's state given), kernel, device,
 // direct and static protocols, and routes from each.

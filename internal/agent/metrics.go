@@ -8,6 +8,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/collect"
 )
 
 const metricsNamespace = "calico_node_status"
@@ -76,7 +77,7 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 		fam := d.Family.String()
 		for section, err := range map[string]error{"status": d.StatusErr, "protocols": d.ProtocolsErr, "routes": d.RoutesErr} {
 			if err != nil {
-				m.birdErrors.WithLabelValues(fam, section, errorReason(err)).Inc()
+				m.birdErrors.WithLabelValues(fam, section, collect.ErrorReason(err)).Inc()
 			}
 		}
 		if len(d.Warnings) > 0 {
@@ -153,15 +154,4 @@ func parseBIRDTime(s string, now time.Time) (time.Time, bool) {
 		return time.Date(y, mo, d, t.Hour(), t.Minute(), t.Second(), 0, time.Local), true
 	}
 	return time.Time{}, false
-}
-
-// unreachable is implemented by the bird package's errors that mean the daemon did not answer at all.
-type unreachable interface{ Unreachable() bool }
-
-func errorReason(err error) string {
-	var u unreachable
-	if errors.As(err, &u) && u.Unreachable() {
-		return v3.ReasonDaemonUnreachable
-	}
-	return "CollectionFailed"
 }

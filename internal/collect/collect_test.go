@@ -283,8 +283,8 @@ func TestErrorReason(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", wrapUnreachable{false, io.EOF}), ReasonCollectionFailed},
 	}
 	for _, tc := range tests {
-		if got := errorReason(tc.err); got != tc.want {
-			t.Errorf("errorReason(%v) = %s, want %s", tc.err, got, tc.want)
+		if got := ErrorReason(tc.err); got != tc.want {
+			t.Errorf("ErrorReason(%v) = %s, want %s", tc.err, got, tc.want)
 		}
 	}
 }

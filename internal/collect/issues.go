@@ -18,14 +18,14 @@ import (
 )
 
 // Unreachabler lets an error say itself whether it means the daemon could not be reached. The bird
-// package may implement it on its error types; errors that do not are classified by errorReason.
+// package may implement it on its error types; errors that do not are classified by ErrorReason.
 type Unreachabler interface {
 	Unreachable() bool
 }
 
-// errorReason says whether err means the daemon could not be reached (socket absent, refused, closed
+// ErrorReason says whether err means the daemon could not be reached (socket absent, refused, closed
 // mid-reply, no answer within the deadline) or answered something unusable.
-func errorReason(err error) string {
+func ErrorReason(err error) string {
 	var u Unreachabler
 	if errors.As(err, &u) {
 		if u.Unreachable() {
@@ -66,7 +66,7 @@ func errorIssue(fam v3.IPFamily, cmd, note string, err error) v3.StatusIssue {
 	if note != "" {
 		msg = note + ": " + msg
 	}
-	return v3.StatusIssue{Family: fam, Reason: errorReason(err), Message: clampMessage(msg)}
+	return v3.StatusIssue{Family: fam, Reason: ErrorReason(err), Message: clampMessage(msg)}
 }
 
 // Sections a warning is reported in, from the command that produced it.
