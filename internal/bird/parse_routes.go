@@ -41,6 +41,7 @@ type routesParser struct {
 	strs     interner
 	// memos for the fields that repeat from route to route.
 	protoMemo, sinceMemo, ifaceMemo memo
+	gwMemo                          addrMemo
 	// cur is the route next-hop lines belong to, nil when there is none (after a line that could not be
 	// parsed, so its next hops are not given to the route before it). Routes never move once appended.
 	cur *Route
@@ -173,7 +174,7 @@ func (p *routesParser) routeLine(prefix netip.Prefix, b []byte, lineNo int) {
 		kind = RouteProhibit
 	case "via": // 1.6: "via 10.0.0.1 on eth0"
 		g, r2 := nextField(rest)
-		a, err := parseAddr(g)
+		a, err := p.gwMemo.parse(g)
 		if err != nil {
 			p.cur = nil
 			p.warn(lineNo, full, err.Error())
@@ -239,7 +240,7 @@ func (p *routesParser) nextHopLine(text []byte, lineNo int) {
 	switch string(kw) {
 	case "via":
 		g, r := nextField(rest)
-		a, err := parseAddr(g)
+		a, err := p.gwMemo.parse(g)
 		if err != nil {
 			p.warn(lineNo, text, err.Error())
 			return

@@ -107,6 +107,24 @@ func (m *memo) get(in interner, b []byte) string {
 	return m.last
 }
 
+// addrMemo remembers the last address parsed: thousands of routes share one gateway.
+type addrMemo struct {
+	text []byte
+	addr netip.Addr
+}
+
+func (m *addrMemo) parse(b []byte) (netip.Addr, error) {
+	if m.text != nil && bytes.Equal(b, m.text) {
+		return m.addr, nil
+	}
+	a, err := parseAddr(b)
+	if err != nil {
+		return a, err
+	}
+	m.text, m.addr = append(m.text[:0], b...), a
+	return a, nil
+}
+
 func (in interner) get(b []byte) string {
 	if s, ok := in[string(b)]; ok { // no allocation for the lookup
 		return s
