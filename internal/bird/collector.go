@@ -230,7 +230,7 @@ func (c *Collector) read(ctx context.Context, s *session, need Need, family Fami
 	r := &readResult{}
 	if need.Status {
 		p := &statusParser{cmd: CmdStatus}
-		err := s.run(ctx, CmdStatus, func(*Conn) lineFunc { return p.line })
+		err := s.run(ctx, CmdStatus, func(*Conn) LineFunc { return p.line })
 		if err == nil {
 			err = p.check()
 		}
@@ -243,7 +243,7 @@ func (c *Collector) read(ctx context.Context, s *session, need Need, family Fami
 	}
 	if need.Protocols {
 		var p *protocolsParser
-		err := s.run(ctx, CmdProtocols, func(conn *Conn) lineFunc {
+		err := s.run(ctx, CmdProtocols, func(conn *Conn) LineFunc {
 			p = newProtocolsParser(CmdProtocols, conn.Major, family)
 			return p.line
 		})
@@ -265,7 +265,7 @@ func (c *Collector) read(ctx context.Context, s *session, need Need, family Fami
 			hint = &c.routeHint[1]
 		}
 		var p *routesParser
-		err := s.run(ctx, cmd, func(conn *Conn) lineFunc {
+		err := s.run(ctx, cmd, func(conn *Conn) LineFunc {
 			// A little headroom over last time's count: the table rarely shrinks or grows much between
 			// collections, and one allocation of the right size beats doubling through 100k routes.
 			h := hint.Load()
@@ -307,7 +307,7 @@ func (s *session) dial(ctx context.Context) {
 // connection broke (a daemon restarted between two commands); a dial that failed is not retried within
 // the collection, so a dead or impostor daemon costs one attempt, not one per command.
 // parser is called with the connection to choose the parser for its daemon's version.
-func (s *session) run(ctx context.Context, cmd string, parser func(*Conn) lineFunc) error {
+func (s *session) run(ctx context.Context, cmd string, parser func(*Conn) LineFunc) error {
 	if s.conn == nil && s.dialed {
 		return fmt.Errorf("%s: %w", cmd, s.dialErr)
 	}

@@ -105,7 +105,7 @@ func (c *Conn) Broken() error { return c.broken }
 // Run sends one command and streams its reply's lines to fn. The command must pass CheckCommand; a refused
 // command is not sent. An error reply (8xxx/9xxx) returns a *ReplyError and leaves the connection usable;
 // any other error (deadline, cancellation, cut-off reply, size cap) closes it.
-func (c *Conn) Run(ctx context.Context, cmd string, fn lineFunc) error {
+func (c *Conn) Run(ctx context.Context, cmd string, fn LineFunc) error {
 	canon, err := CheckCommand(cmd)
 	if err != nil {
 		return err

@@ -16,10 +16,10 @@ const maxLineBytes = 64 << 10
 // of their lines, so the cap also bounds the memory a hostile or runaway reply can cost.
 const DefaultMaxReplyBytes = 64 << 20
 
-// lineFunc receives each line of a reply: its code (continuation lines carry the code of the line they
+// LineFunc receives each line of a reply: its code (continuation lines carry the code of the line they
 // continue), its text without code, separator and newline, and the line number within the reply (from 1).
-// text aliases the read buffer and is only valid during the call.
-type lineFunc func(code int, text []byte, lineNo int)
+// text aliases the read buffer and is only valid during the call: copy what you keep.
+type LineFunc func(code int, text []byte, lineNo int)
 
 // lineReader splits BIRD's reply stream into lines without copying them. BIRD frames a reply as lines
 // "DDDD-text" (more follows), " text" (continuation of the previous code) and "DDDD text" (the last line).
@@ -40,7 +40,7 @@ func newLineReader(r io.Reader, max int64) *lineReader {
 // returns a *ReplyError once its final line is read (fn does not see the error lines). A reply that ends
 // without its final line, exceeds the cap, or breaks the framing returns an error wrapping ErrTruncated,
 // ErrReplyTooLarge or ErrProtocol; the stream is then out of step and the connection must be dropped.
-func (lr *lineReader) readReply(cmd string, fn lineFunc) error {
+func (lr *lineReader) readReply(cmd string, fn LineFunc) error {
 	lr.n = 0
 	code := 0 // code of the last numbered line; 0 before the first one
 	var replyErr *ReplyError
