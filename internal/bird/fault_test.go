@@ -333,7 +333,7 @@ func TestGiantReplyBoundedMemory(t *testing.T) {
 		t.Fatalf("errors %v / %v, want ErrReplyTooLarge", s.V4.RoutesErr, s.V6.RoutesErr)
 	}
 	// Routes parsed before the cap (about 140k here) are dropped with the error; what they cost is
-	// bounded by the cap: about 4× its bytes, plus the read buffer.
+	// bounded by the cap (see DefaultMaxReplyBytes): at most about 6× its bytes.
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 6*limit {
 		t.Errorf("allocated %d MiB for a %d MiB cap", alloc>>20, limit>>20)
 	}

@@ -12,8 +12,9 @@ import (
 const maxLineBytes = 64 << 10
 
 // DefaultMaxReplyBytes is the reply size cap when none is configured. A 100k-route table is about 9 MiB
-// of `show route` and 25 MiB of `show route all` (BIRD 2); parsed routes take at most about 4× the bytes
-// of their lines, so the cap also bounds the memory a hostile or runaway reply can cost.
+// of `show route` and 25 MiB of `show route all` (BIRD 2). The cap also bounds what a hostile or runaway
+// reply can cost: a Route takes 128 bytes for a line of at least ~45, and the parser may hold them twice
+// while joining its chunks, so parsing allocates at most about 6× the cap.
 const DefaultMaxReplyBytes = 64 << 20
 
 // LineFunc receives each line of a reply: its code (continuation lines carry the code of the line they
