@@ -17,10 +17,9 @@ COPY internal/ internal/
 COPY cmd/ cmd/
 ARG TARGETOS=linux
 ARG TARGETARCH
-ARG VERSION=dev
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
-    go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" \
+    go build -trimpath -ldflags="-s -w" \
       -o /out/calico-node-status-agent ./cmd/calico-node-status-agent
 
 FROM gcr.io/distroless/static-debian12:nonroot
