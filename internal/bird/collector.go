@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -19,8 +18,9 @@ type Need struct{ Status, Protocols, Routes bool }
 var ErrNoSocket = errors.New("no control socket configured for this family")
 
 // Collector reads the node's BIRD daemon(s) into a Snapshot. With BIRD 1.6, V4Socket (bird.ctl) and
-// V6Socket (bird6.ctl) are two daemons, read concurrently. When the daemon on V4Socket greets as BIRD 2 or
-// later it serves both families: V4 and V6 are both filled from it and V6Socket is not used.
+// V6Socket (bird6.ctl) are two daemons, read concurrently and independently. When the daemon on V4Socket
+// greets as BIRD 2 or later it serves both families: V4 and V6 are both filled from it, and whatever
+// V6Socket gave (normally nothing: BIRD 2 has no bird6.ctl) is dropped; bird6.ctl is not required.
 //
 // Each collection opens its own connection per daemon (one for all of its commands) and closes it: a
 // unix-socket connect costs microseconds, and it makes a restarted daemon a non-event. A command that
@@ -61,27 +61,36 @@ func (c *Collector) Collect(ctx context.Context, need Need) Snapshot {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	// The IPv6 daemon is read on its own from the start, so an IPv4 daemon that hangs (BIRD is single
+	// threaded: a long reconfiguration stops its CLI) cannot starve it. Its result is dropped if the IPv4
+	// socket turns out to be a BIRD 2 serving both families (with BIRD 2 there is normally no bird6.ctl:
+	// the attempt fails at once).
+	v6snap := snap.V6
+	ctx6, cancel6 := context.WithCancel(ctx)
+	defer cancel6()
+	done6 := make(chan struct{})
+	go func() {
+		defer close(done6)
+		v6 := c.newSession(c.V6Socket)
+		defer v6.close()
+		c.collectFamily(ctx6, v6, need, &v6snap)
+	}()
+
 	v4 := c.newSession(c.V4Socket)
 	defer v4.close()
 	if c.V4Socket != "" {
 		// The greeting tells whether this daemon is BIRD 2 and serves both families.
 		v4.dial(ctx)
 		if v4.conn != nil && v4.conn.Major >= 2 {
+			cancel6()
+			<-done6
 			c.collectBoth(ctx, v4, need, &snap)
 			return snap
 		}
 	}
-
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		v6 := c.newSession(c.V6Socket)
-		defer v6.close()
-		c.collectFamily(ctx, v6, need, &snap.V6)
-	}()
 	c.collectFamily(ctx, v4, need, &snap.V4)
-	wg.Wait()
+	<-done6
+	snap.V6 = v6snap
 	return snap
 }
 

@@ -169,6 +169,22 @@ func TestCollectSocketMissing(t *testing.T) {
 	}
 }
 
+// TestCollectHungV4DoesNotStarveV6: a BIRD 1.6 bird.ctl that accepts but never greets costs the IPv4
+// sections their deadline; the IPv6 daemon is read in full meanwhile.
+func TestCollectHungV4DoesNotStarveV6(t *testing.T) {
+	hung := startFakeBird(t, "", func(string, net.Conn) bool { return false })
+	v6 := startFakeBird(t, greeting1, replies(t, mini1, "v6-"))
+	c := &Collector{V4Socket: hung.path, V6Socket: v6.path, Timeout: 500 * time.Millisecond}
+	s := c.Collect(context.Background(), all)
+	if !errors.Is(s.V4.StatusErr, context.DeadlineExceeded) || !errors.Is(s.V4.RoutesErr, context.DeadlineExceeded) {
+		t.Errorf("V4 errors %v / %v, want deadline", s.V4.StatusErr, s.V4.RoutesErr)
+	}
+	noErrors(t, s.V6)
+	if len(s.V6.Routes) == 0 || len(s.V6.Protocols) == 0 {
+		t.Errorf("V6: %d routes, %d protocols", len(s.V6.Routes), len(s.V6.Protocols))
+	}
+}
+
 // write sends b, reporting whether the client is still there.
 func write(c net.Conn, b string) bool { _, err := c.Write([]byte(b)); return err == nil }
 
