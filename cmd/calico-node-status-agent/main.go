@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -40,7 +38,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.nodeName, "node-name", os.Getenv("NODENAME"), "this node's name (default $NODENAME)")
-	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; in-cluster configuration or $KUBECONFIG when empty")
+	// --kubeconfig is registered by controller-runtime (pkg/client/config) and read by ctrl.GetConfig.
 	flag.StringVar(&o.birdSocket, "bird-socket", "/var/run/calico/bird.ctl", "BIRD control socket for IPv4 (BIRD 1.6), or for both families (BIRD 2, detected)")
 	flag.StringVar(&o.bird6Socket, "bird6-socket", "/var/run/calico/bird6.ctl", "BIRD 1.6 control socket for IPv6 (unused with BIRD 2)")
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":9099", "address of the Prometheus /metrics endpoint; 0 disables it")
@@ -68,9 +66,9 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 	if o.nodeName == "" {
 		return errors.New("--node-name (or $NODENAME) is required: the agent reports only its own node's objects")
 	}
-	cfg, err := restConfig(o.kubeconfig)
+	cfg, err := ctrl.GetConfig()
 	if err != nil {
-		return err
+		return fmt.Errorf("find Kubernetes configuration (--kubeconfig, $KUBECONFIG, in-cluster or ~/.kube/config): %w", err)
 	}
 	scheme, err := cnsscheme.New()
 	if err != nil {
@@ -116,19 +114,4 @@ func run(ctx context.Context, o options, log logr.Logger) error {
 	}
 	log.Info("starting", "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket)
 	return mgr.Start(ctx)
-}
-
-func restConfig(kubeconfig string) (*rest.Config, error) {
-	if kubeconfig == "" {
-		cfg, err := ctrl.GetConfig()
-		if err != nil {
-			return nil, fmt.Errorf("find Kubernetes configuration (in-cluster, $KUBECONFIG or ~/.kube/config): %w", err)
-		}
-		return cfg, nil
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
 }
