@@ -25,7 +25,8 @@ type Conn struct {
 }
 
 // Dial connects to the BIRD control socket at path and reads the daemon's greeting, which gives its
-// version. maxReply caps each reply (DefaultMaxReplyBytes when 0).
+// version. ctx bounds the connect and the wait for the greeting (a daemon busy reconfiguring accepts but
+// does not greet). maxReply caps each reply (DefaultMaxReplyBytes when 0).
 func Dial(ctx context.Context, path string, maxReply int64) (*Conn, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", path)
