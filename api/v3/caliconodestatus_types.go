@@ -92,13 +92,18 @@ const (
 	// ConditionReady is True when every requested class was collected completely.
 	ConditionReady = "Ready"
 
-	ReasonCollected          = "Collected"
-	ReasonDaemonUnreachable  = "DaemonUnreachable"
-	ReasonPartialParse       = "PartialParse"
-	ReasonRoutesTruncated    = "RoutesTruncated"
-	ReasonRefreshDisabled    = "RefreshDisabled"
-	ReasonNodeNotLocal       = "NodeNotLocal"
-	ReasonCollectionDisabled = "CollectionDisabled"
+	// ReasonCollected: every requested class was collected completely.
+	ReasonCollected = "Collected"
+	// ReasonDaemonUnreachable: a BIRD daemon did not answer at all (socket absent, refused, cut off, timed out).
+	ReasonDaemonUnreachable = "DaemonUnreachable"
+	// ReasonCollectionFailed: a BIRD daemon answered something unusable (an error reply, a reply too large).
+	ReasonCollectionFailed = "CollectionFailed"
+	// ReasonPartialParse: some reply lines could not be parsed and were skipped; the rest was kept.
+	ReasonPartialParse = "PartialParse"
+	// ReasonRoutesTruncated: a route list was cut to the agent's cap; totalV4/totalV6 hold the full counts.
+	ReasonRoutesTruncated = "RoutesTruncated"
+	// ReasonRefreshDisabled: updatePeriodSeconds is 0; the status was collected once for this generation.
+	ReasonRefreshDisabled = "RefreshDisabled"
 )
 
 // CalicoNodeStatusSpec says which node reports, what it reports and how often.

@@ -33,6 +33,11 @@ func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeSt
 	}
 	ready := readyCondition(s)
 	ready.ObservedGeneration = obj.Generation
+	if p := obj.Spec.UpdatePeriodSeconds; p != nil && *p == 0 && ready.Reason == v3.ReasonCollected {
+		// Complete, but a one-off: say so where operators look first.
+		ready.Reason = v3.ReasonRefreshDisabled
+		ready.Message = fmt.Sprintf("collected completely once for generation %d; updatePeriodSeconds is 0, so it is not refreshed", obj.Generation)
+	}
 	meta.SetStatusCondition(&st.Conditions, ready)
 
 	refreshing := metav1.Condition{Type: ConditionRefreshing, Status: metav1.ConditionTrue, Reason: ReasonPeriodic,
@@ -50,7 +55,7 @@ func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeSt
 
 // issueRank orders reasons by how much they matter to an operator: the first one present becomes the
 // Ready condition's reason.
-var issueRank = []string{v3.ReasonDaemonUnreachable, collect.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated}
+var issueRank = []string{v3.ReasonDaemonUnreachable, v3.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated}
 
 // readyCondition is True when every requested section was collected completely, otherwise False with the
 // most important reason and every issue in the message.

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
@@ -150,6 +151,9 @@ func TestDesiredStatusKeepsTransitionTimesAndSaysWhenRefreshIsDisabled(t *testin
 	}
 	if refreshing == nil || refreshing.Status != metav1.ConditionFalse || refreshing.Reason != v3.ReasonRefreshDisabled {
 		t.Fatalf("period 0: Refreshing condition = %+v, want False/RefreshDisabled", refreshing)
+	}
+	if ready := meta.FindStatusCondition(first.Conditions, v3.ConditionReady); ready == nil || ready.Status != metav1.ConditionTrue || ready.Reason != v3.ReasonRefreshDisabled {
+		t.Fatalf("period 0, complete collection: Ready = %+v, want True/RefreshDisabled", ready)
 	}
 	// Collected again later with the same result: content equal, transition times kept.
 	obj.Status = first

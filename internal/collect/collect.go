@@ -25,7 +25,7 @@ const DefaultMaxRouteBytesPerFamily = 256 << 10
 const (
 	// ReasonCollectionFailed: the daemon answered but the reply could not be used (a parse error, a reply
 	// cut off, an error code), as opposed to v3.ReasonDaemonUnreachable (no answer at all).
-	ReasonCollectionFailed = "CollectionFailed"
+	ReasonCollectionFailed = v3.ReasonCollectionFailed
 )
 
 // MaxIssuesPerSection is the CRD's cap on each section's issues list.
