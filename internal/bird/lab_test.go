@@ -58,7 +58,7 @@ func snapshotDiffs(s Snapshot, major int, birdc func(v6 bool, cmd string) ([]byt
 		for _, d := range []DaemonSnapshot{s.V4, s.V6} {
 			v6 := d.Family == IPv6
 			diffs = append(diffs, prefixed(d.Family, diffStatusBirdc(d.Status, out(v6, CmdStatus)))...)
-			diffs = append(diffs, prefixed(d.Family, diffProtocolsBirdc(d.Protocols, out(v6, CmdProtocols)))...)
+			diffs = append(diffs, prefixed(d.Family, diffProtocolsBirdc(d.Protocols, out(v6, CmdProtocols), false))...)
 			diffs = append(diffs, prefixed(d.Family, diffRoutesBirdc(d.Routes, out(v6, CmdRoutes)))...)
 		}
 		return diffs
@@ -82,7 +82,7 @@ func snapshotDiffs(s Snapshot, major int, birdc func(v6 bool, cmd string) ([]byt
 	if len(byName) > 0 {
 		diffs = append(diffs, fmt.Sprintf("protocols birdc does not show: %v", byName))
 	}
-	diffs = append(diffs, diffProtocolsBirdc(merged, protoOut)...)
+	diffs = append(diffs, diffProtocolsBirdc(merged, protoOut, false)...)
 	diffs = append(diffs, diffRoutesBirdc(append(append([]Route(nil), s.V4.Routes...), s.V6.Routes...), out(false, CmdRoutes))...)
 	return diffs
 }
