@@ -173,6 +173,12 @@ func createObject(t *testing.T, c client.Client, name, node string, period int32
 	return o
 }
 
+// waitCollected waits until the agent has written a status for o's current generation.
+func waitCollected(t *testing.T, c client.Client, o *v3.CalicoNodeStatus) {
+	t.Helper()
+	eventually(t, 20*time.Second, "first collection of "+o.Name, func() bool { return collectedFor(get(t, c, o.Name)) })
+}
+
 // eventually polls cond every 50 ms until it returns true or the deadline passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -236,7 +242,7 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 	mine := createObject(t, c, "wc-mine", "wc-node-1", 1, classesAll())
 	other := createObject(t, c, "wc-other", "wc-node-2", 1, classesAll())
 
-	eventually(t, 20*time.Second, "the agent to fill its node's object", func() bool { return collectedFor(get(t, c, mine.Name)) })
+	waitCollected(t, c, mine)
 	got := get(t, c, mine.Name)
 	want := collect.Build(src.snap, classesAll(), collect.Options{})
 	if !sameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
@@ -303,7 +309,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 
 	// A long period, so anything that happens within the test happened because of the change.
 	o := createObject(t, c, "sc-obj", "sc-node-1", 3600, classesAll())
-	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+	waitCollected(t, c, o)
 
 	cur := get(t, c, o.Name)
 	cur.Spec.Classes = []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}
@@ -405,7 +411,7 @@ func TestAPIServer_AgentRetriesAConflictOnFreshData(t *testing.T) {
 	src := &scriptedSource{snap: nodeSnapshot("10.3.0.1", "Established")}
 	a := startAgent(t, env, "cf-node", src, time.Hour)
 	o := createObject(t, c, "cf-obj", "cf-node", 1, classesAll())
-	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+	waitCollected(t, c, o)
 
 	// While the next collection runs, someone else changes the object (not its spec), so the agent's
 	// write, made with the resourceVersion it read, conflicts.
@@ -434,7 +440,7 @@ func TestAPIServer_AgentRestartWithNothingChangedDoesNotWrite(t *testing.T) {
 	src := &scriptedSource{snap: nodeSnapshot("10.4.0.1", "Established")}
 	first := startAgent(t, env, "rs-node", src, time.Hour)
 	o := createObject(t, c, "rs-obj", "rs-node", 1, classesAll())
-	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+	waitCollected(t, c, o)
 	first.stop(t)
 
 	before := get(t, c, o.Name)
@@ -453,7 +459,7 @@ func TestAPIServer_AgentHeartbeatAdvancesLastUpdated(t *testing.T) {
 	src := &scriptedSource{snap: nodeSnapshot("10.5.0.1", "Established")}
 	a := startAgent(t, env, "hb-node", src, 2*time.Second)
 	o := createObject(t, c, "hb-obj", "hb-node", 1, classesAll())
-	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+	waitCollected(t, c, o)
 	first := get(t, c, o.Name).Status.LastUpdated
 	eventually(t, 20*time.Second, "a heartbeat write", func() bool {
 		return get(t, c, o.Name).Status.LastUpdated.After(first.Time)
@@ -473,7 +479,7 @@ func TestAPIServer_AgentReportsAnUnreachableDaemonPerSectionAndRecovers(t *testi
 	src := &scriptedSource{snap: broken}
 	startAgent(t, env, "ur-node", src, time.Hour)
 	o := createObject(t, c, "ur-obj", "ur-node", 1, classesAll())
-	eventually(t, 20*time.Second, "first collection", func() bool { return collectedFor(get(t, c, o.Name)) })
+	waitCollected(t, c, o)
 
 	g := get(t, c, o.Name)
 	r := meta.FindStatusCondition(g.Status.Conditions, v3.ConditionReady)
