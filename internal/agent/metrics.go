@@ -93,7 +93,7 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 		if d.Routes != nil || d.RoutesErr == nil {
 			var fib, rib int
 			for i := range d.Routes {
-				if d.Routes[i].Primary {
+				if collect.InFIB(&d.Routes[i]) {
 					fib++
 				} else {
 					rib++

@@ -503,6 +503,27 @@ func TestRouteShape(t *testing.T) {
 	}
 }
 
+// TestRouteType: FIB is the selected route BIRD exported to the kernel; a selected route the kernel refused
+// ('!', SyncError) forwards nothing and is RIB, like every route BIRD did not select.
+func TestRouteType(t *testing.T) {
+	refused := route("10.5.0.0/16", "static1", true, hop("10.0.0.2", "eth0"))
+	refused.SyncError = true
+	tests := []struct {
+		name string
+		r    bird.Route
+		want v3.CalicoNodeRouteType
+	}{
+		{"selected", route("10.5.0.0/16", "static1", true, hop("10.0.0.2", "eth0")), v3.RouteTypeFIB},
+		{"not selected", route("10.5.0.0/16", "static1", false, hop("10.0.0.2", "eth0")), v3.RouteTypeRIB},
+		{"selected but refused by the kernel", refused, v3.RouteTypeRIB},
+	}
+	for _, tc := range tests {
+		if got := mapRoute(&tc.r, source{typ: v3.RouteSourceTypeStatic}, nil).Type; got != tc.want {
+			t.Errorf("%s: type %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
 // TestTruncation: the kept routes are FIB first, in route order, within both caps; totals are real.
 func TestTruncation(t *testing.T) {
 	big := bigSnapshot(3000, 4)

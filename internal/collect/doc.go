@@ -92,7 +92,7 @@
 //
 //	BIRD `show route all`                contract
 //	-----------------------------------  ------------------------------------------------------
-//	selected ('*', exported to kernel)   type FIB
+//	selected ('*', exported to kernel)   type FIB (RIB when BIRD marks the kernel refused it: '!')
 //	other entries for the prefix         type RIB
 //	prefix                               destination (netip.Prefix string)
 //	first next hop's gateway             gateway; "N/A" when none (dev route, blackhole, ...)

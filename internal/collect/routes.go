@@ -240,8 +240,8 @@ func compareRoutes(a, b *sortedRoute) int {
 	if c := cmp.Compare(ra.Prefix.Bits(), rb.Prefix.Bits()); c != 0 {
 		return c
 	}
-	if ra.Primary != rb.Primary {
-		if ra.Primary {
+	if fa, fb := InFIB(ra), InFIB(rb); fa != fb {
+		if fa {
 			return -1
 		}
 		return 1
@@ -292,11 +292,15 @@ func gatewayString(a netip.Addr, as addrStrings) string {
 	return as.get(a)
 }
 
+// InFIB reports whether a route is in the forwarding table: the one BIRD selected for its prefix ('*'),
+// unless BIRD marks that it failed to export it to the kernel ('!'), in which case nothing forwards by it.
+func InFIB(rt *bird.Route) bool { return rt.Primary && !rt.SyncError }
+
 // mapRoute maps one route. A route that drops traffic has no gateway and its kind as interface, whatever
 // next hops a parser may have attached.
 func mapRoute(rt *bird.Route, s source, as addrStrings) v3.CalicoNodeRoute {
 	typ := v3.RouteTypeRIB
-	if rt.Primary {
+	if InFIB(rt) {
 		typ = v3.RouteTypeFIB
 	}
 	out := v3.CalicoNodeRoute{
@@ -340,7 +344,7 @@ func mapRoutes(d, other *bird.DaemonSnapshot, opts Options) ([]v3.CalicoNodeRout
 	rib := smallest{k: maxN}
 	for i := range d.Routes {
 		r := sortedRoute{rt: &d.Routes[i], src: res.resolve(d.Routes[i].Protocol)}
-		if r.rt.Primary {
+		if InFIB(r.rt) {
 			fib.offer(r)
 		} else {
 			rib.offer(r)
