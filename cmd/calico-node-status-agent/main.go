@@ -41,8 +41,8 @@ func main() {
 	// --kubeconfig is registered by controller-runtime (pkg/client/config) and read by ctrl.GetConfig.
 	flag.StringVar(&o.birdSocket, "bird-socket", "/var/run/calico/bird.ctl", "BIRD control socket for IPv4 (BIRD 1.6), or for both families (BIRD 2, detected)")
 	flag.StringVar(&o.bird6Socket, "bird6-socket", "/var/run/calico/bird6.ctl", "BIRD 1.6 control socket for IPv6 (unused with BIRD 2)")
-	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":9099", "address of the Prometheus /metrics endpoint; 0 disables it")
-	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":9098", "address of /healthz and /readyz; 0 disables it")
+	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":9496", "address of the Prometheus /metrics endpoint (clear of Felix 9091/9099 and Typha 9098 on the host network); 0 disables it")
+	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":9497", "address of /healthz and /readyz; 0 disables it")
 	flag.DurationVar(&o.birdTimeout, "bird-timeout", 10*time.Second, "deadline of one collection from BIRD")
 	flag.IntVar(&o.maxRoutes, "max-routes-per-family", collect.DefaultMaxRoutesPerFamily, "cap of each route list in status (the status says when it was truncated); -1 for no cap")
 	flag.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
