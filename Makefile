@@ -65,8 +65,12 @@ fuzz: ## Long fuzzing runs of every fuzz target (FUZZTIME per target).
 ## Demo ----------------------------------------------------------------------------------------------------
 
 .PHONY: demo
-demo:
-	@echo "demo: not yet (see the demo issue)"
+demo: ## As root: control plane, 3-node BIRD lab, one agent per node, the contract's example; stays running.
+	@hack/demo/demo.sh
+
+.PHONY: demo-down
+demo-down: ## As root: stop and remove everything `make demo` started (agents, BIRD lab, control plane, state).
+	@hack/demo/demo-down.sh
 
 .PHONY: clean
 clean:
