@@ -37,6 +37,9 @@ for ns in $(demo_lab_namespaces); do
 	for p in $(ip netns pids "$ns" 2>/dev/null || true); do pids+=("$p"); done
 done
 
+# Unique (a BIRD is both in a pid file and in its namespace).
+mapfile -t pids < <(printf '%s\n' "${pids[@]}" | sort -un | grep .)
+
 echo "demo-down: stopping the agents"
 for f in "$demo_state"/node*/agent.pid; do
 	[ -f "$f" ] || continue
@@ -45,7 +48,11 @@ done
 
 if [ -n "$(demo_lab_namespaces)" ] || [ -d "$demo_lab_run" ]; then
 	echo "demo-down: removing the BIRD lab $demo_name (namespaces $demo_name-*, BIRD, gobgpd)"
-	"$demo_root/test/lab/lab.sh" down --name "$demo_name" >/dev/null
+	if ! out=$("$demo_root/test/lab/lab.sh" down --name "$demo_name" 2>&1); then
+		echo "$out" >&2
+		echo "demo-down: test/lab/lab.sh down --name $demo_name failed" >&2
+		exit 1
+	fi
 fi
 
 if [ -f "$demo_cp_state/pid" ]; then
