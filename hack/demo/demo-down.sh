@@ -5,6 +5,7 @@
 # Same settings as demo.sh (lib.sh); the lab name is read back from the state directory when it is there.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -26,7 +27,7 @@ pids=()
 for f in "$demo_state"/node*/agent.pid "$demo_cp_state/pid" "$demo_lab_run"/*/*.pid; do
 	[ -f "$f" ] || continue
 	pid=$(cat "$f" 2>/dev/null || true)
-	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || continue
+	if ! [[ $pid =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then continue; fi
 	pids+=("$pid")
 	# The control plane's children: etcd and kube-apiserver.
 	if [ "$f" = "$demo_cp_state/pid" ]; then

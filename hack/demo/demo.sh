@@ -12,6 +12,7 @@
 # Each step logs to $CNS_DEMO_STATE_DIR/logs/<n>-<step>.log; a failing step says which and why.
 set -euo pipefail
 
+# shellcheck source-path=SCRIPTDIR source-path=SCRIPTDIR/../..
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -78,7 +79,7 @@ step 1 prerequisites "checking prerequisites (BIRD 1.6, BIRD 2, gobgpd, iproute2
 # services through their init scripts, which stop every /usr/sbin/bird process on the machine, including
 # the node daemons of labs already running (a previous demo's, a test's).
 lab_binaries_present() (
-	# shellcheck source=../../test/lab/paths.sh
+	# shellcheck source=test/lab/paths.sh
 	. "$demo_root/test/lab/paths.sh"
 	for b in "$BIRD1_BIRD" "$BIRD1_BIRD6" "$BIRD1_BIRDC" "$BIRD1_BIRDC6" "$BIRD2_BIRD" "$BIRD2_BIRDC" "$GOBGPD" "$GOBGP"; do
 		[ -x "$b" ] || { echo "missing $b" >>"$step_log"; return 1; }
@@ -147,9 +148,14 @@ else
 	logged "$demo_root/test/lab/lab.sh" up --name "$demo_name" --nodes "$demo_nodes" --bird "$demo_bird" ||
 		fail "test/lab/lab.sh up did not bring every session up (lab logs: $demo_lab_run/*/*.log)"
 fi
-# shellcheck disable=SC1090
+# shellcheck disable=SC1090,SC1091 # written by test/lab/lab.sh
 . "$demo_lab_run/lab.env"
-info "BIRD $LAB_BIRD_VERSION; nodes $(for ((i = 1; i <= demo_nodes; i++)); do v=NODE${i}_NAME w=NODE${i}_IP4 x=NODE${i}_IP6; printf '%s (%s, %s) ' "${!v}" "${!w}" "${!x}"; done)"
+described=()
+for ((i = 1; i <= demo_nodes; i++)); do
+	v=NODE${i}_NAME w=NODE${i}_IP4 x=NODE${i}_IP6
+	described+=("${!v} (${!w}, ${!x})")
+done
+info "BIRD $LAB_BIRD_VERSION; nodes: $(printf '%s, ' "${described[@]}" | sed 's/, $//')"
 info "peers: node-to-node mesh, ToR $LAB_TOR_IP4/$LAB_TOR_IP6 (global peer, AS $LAB_TOR_AS, announces $LAB_ROUTES routes per family), gobgpd $LAB_PEER_IP4 port $LAB_PEER_PORT, $LAB_DEAD_IP4/$LAB_DEAD_IP6 never connects"
 nodes=()
 for ((i = 1; i <= demo_nodes; i++)); do
@@ -178,7 +184,7 @@ metadata:
 EOF
 done >"$demo_state/nodes.yaml"
 logged k apply -f "$demo_state/nodes.yaml" || fail "kubectl apply -f $demo_state/nodes.yaml failed"
-info "$(k get nodes -l "calico-node-status.demo/lab=$demo_name" -o name 2>>"$step_log" | tr '\n' ' ')"
+info "$(k get nodes -l "calico-node-status.demo/lab=$demo_name" -o name 2>>"$step_log" | paste -sd ' ')"
 
 # --- 6 ---------------------------------------------------------------------------------------------------
 step 6 identities "giving each agent its node's identity (service account, RBAC, Node-bound token, node isolation)"
@@ -210,8 +216,9 @@ for ((i = 1; i <= demo_nodes; i++)); do
 	who=$("$kubectl_bin" --kubeconfig "$kc" auth whoami -o json 2>>"$step_log") || fail "kubectl auth whoami with $n's token failed"
 	user=$(jq -r '.status.userInfo.username' <<<"$who")
 	extra=$(jq -r '.status.userInfo.extra["authentication.kubernetes.io/node-name"] // [] | join(",")' <<<"$who")
-	[ "$user" = "$sa_user" ] && [ "$extra" = "$n" ] ||
+	if [ "$user" != "$sa_user" ] || [ "$extra" != "$n" ]; then
 		fail "$n's token authenticates as '$user' with node-name '$extra'; want $sa_user with $n"
+	fi
 	info "$n: kubectl auth whoami -> $user, extra authentication.kubernetes.io/node-name=[$extra] ($kc)"
 done
 logged k apply -k "$demo_root/config/admission" || fail "kubectl apply -k config/admission failed"
@@ -273,8 +280,10 @@ sed -e "s/^\([[:space:]]*node:[[:space:]]*\)my-kadm-node-0[[:space:]]*$/\1$node1
 	"$demo_root/config/samples/projectcalico_v3_caliconodestatus.yaml" >"$demo_state/caliconodestatus.yaml"
 grep -q "node: $node1\$" "$demo_state/caliconodestatus.yaml" ||
 	fail "config/samples/projectcalico_v3_caliconodestatus.yaml has no 'node: my-kadm-node-0' line to point at $node1"
-logged k apply -f "$demo_state/caliconodestatus.yaml" || fail "kubectl apply -f $demo_state/caliconodestatus.yaml failed"
-info "kubectl apply -f $demo_state/caliconodestatus.yaml (config/samples, node: $node1)"
+# Server-side apply: no last-applied annotation, so the YAML below has the contract's shape.
+logged k apply --server-side --field-manager=calico-node-status-demo -f "$demo_state/caliconodestatus.yaml" ||
+	fail "kubectl apply -f $demo_state/caliconodestatus.yaml failed"
+info "kubectl apply --server-side -f $demo_state/caliconodestatus.yaml (config/samples, node: $node1)"
 # Filled: the agent collected for the current spec (observedGeneration), says whether it is Ready, and
 # found the BGP peers.
 filled() {

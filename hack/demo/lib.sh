@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the settings are used by the scripts that source this file
 # Sourced by demo.sh and demo-down.sh: the demo's settings and small helpers.
 #
 # Settings (environment):
@@ -29,9 +29,14 @@ object=my-caliconodestatus-1
 demo_validate_settings() { # prints what is wrong, returns 1
 	[[ $demo_name =~ ^[a-z][a-z0-9]{0,11}$ ]] || { echo "CNS_DEMO_NAME='$demo_name': use 1-12 characters [a-z0-9], starting with a letter"; return 1; }
 	[[ $demo_bird =~ ^[12]$ ]] || { echo "CNS_DEMO_BIRD='$demo_bird': 1 (BIRD 1.6) or 2 (BIRD 2)"; return 1; }
-	[[ $demo_port_base =~ ^[0-9]+$ ]] && [ "$demo_port_base" -ge 1024 ] && [ "$demo_port_base" -le 65000 ] ||
-		{ echo "CNS_DEMO_PORT_BASE='$demo_port_base': a port in 1024..65000"; return 1; }
-	[[ $demo_timeout =~ ^[0-9]+$ ]] && [ "$demo_timeout" -gt 0 ] || { echo "CNS_DEMO_TIMEOUT='$demo_timeout': seconds > 0"; return 1; }
+	if ! [[ $demo_port_base =~ ^[0-9]+$ ]] || [ "$demo_port_base" -lt 1024 ] || [ "$demo_port_base" -gt 65000 ]; then
+		echo "CNS_DEMO_PORT_BASE='$demo_port_base': a port in 1024..65000"
+		return 1
+	fi
+	if ! [[ $demo_timeout =~ ^[0-9]+$ ]] || [ "$demo_timeout" -eq 0 ]; then
+		echo "CNS_DEMO_TIMEOUT='$demo_timeout': seconds > 0"
+		return 1
+	fi
 	case $demo_state in /* ) ;; *) echo "CNS_DEMO_STATE_DIR='$demo_state': an absolute path"; return 1 ;; esac
 	[ "$demo_state" != / ] || { echo "CNS_DEMO_STATE_DIR: not /"; return 1; }
 }
@@ -43,7 +48,7 @@ demo_require_root_linux() { # PROGRAM
 		exit 1
 	fi
 	if [ "$(id -u)" -ne 0 ]; then
-		echo "$1: the demo needs root (network namespaces, BIRD, /run): run it as root, e.g. sudo env PATH=\"\$PATH\" make ${1#demo}" >&2
+		echo "$1: the demo needs root (network namespaces, BIRD, /run): run it as root, e.g. sudo env PATH=\"\$PATH\" make $1" >&2
 		exit 1
 	fi
 }
