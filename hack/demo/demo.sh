@@ -103,7 +103,8 @@ fi
 
 # --- 2 ---------------------------------------------------------------------------------------------------
 step 2 "control plane" "starting the control plane (kube-apiserver + etcd, built once into the cache)"
-bindir=$("$demo_root/hack/controlplane/build.sh" 2>>"$step_log") || fail "hack/controlplane/build.sh could not build kube-apiserver, etcd and kubectl"
+# build.sh says on stderr when it builds (minutes, the first time only): show that as the step's details.
+bindir=$("$demo_root/hack/controlplane/build.sh" 2> >(tee -a "$step_log" | sed 's/^/      /')) || fail "hack/controlplane/build.sh could not build kube-apiserver, etcd and kubectl"
 kubectl_bin=$bindir/kubectl
 [ -x "$kubectl_bin" ] || fail "no kubectl in $bindir"
 kubeconfig=$(CNS_STATE_DIR=$demo_cp_state "$demo_root/hack/controlplane/up.sh" 2>>"$step_log") ||
@@ -356,5 +357,5 @@ for ((i = 1; i <= demo_nodes; i++)); do
 done
 echo "  $LAB_BIRDC -s $NODE1_SOCKET4 show protocols     # $node1's BIRD"
 echo "  kill \$(cat $demo_lab_run/node2/*.pid)     # stop ${nodes[1]:-node2}'s BIRD: watch $node1's peers go down"
-echo "  agent logs: $demo_state/node<i>/agent.log; node identities: $demo_state/node<i>/kubeconfig"
+echo "  agent logs: $demo_state/node<i>/agent.log; node identities: $demo_state/node<i>/kubeconfig (tokens valid 24 h: make demo again renews them)"
 echo "Stop and remove everything:  ${down_env}make demo-down"
