@@ -166,7 +166,7 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 		}
 	}
 	if cfg.OriginalBin == "" {
-		if cfg.OriginalBin, err = goBuild(ctx, root, filepath.Join(work, "original"), "./test/bench/original"); err != nil {
+		if cfg.OriginalBin, err = goBuild(ctx, root, filepath.Join(work, "cns-bench-original"), "./test/bench/original"); err != nil {
 			return nil, err
 		}
 	}
@@ -326,6 +326,8 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 		return nil, fmt.Errorf("read the baseline's exit counters %q: %w", orig.stdout.String(), err)
 	}
 	rep.fill(t0, t1)
+	rep.OursChanges = writes.changes(oursObject, t0.at, t1.at)
+	rep.OriginalChanges = writes.changes(originalObject, t0.at, t1.at)
 	return rep, nil
 }
 
@@ -435,8 +437,16 @@ func (m *meter) warmUp(ctx context.Context, limit time.Duration) error {
 			return err
 		}
 		if ow > 0 && bw > 0 {
-			if _, err := fetch(ctx, m.hc, m.metricsURL); err == nil {
-				return nil
+			// The watch can see a write before the agent has counted it in its metrics: wait until both agree,
+			// or the window would start between the two and the verdict would be off by one.
+			if body, err := fetch(ctx, m.hc, m.metricsURL); err == nil {
+				counted, err := sumSamples(bytes.NewReader(body), "calico_node_status_status_writes_total", map[string]string{"reason": "changed|heartbeat"})
+				if err != nil {
+					return fmt.Errorf("our agent's metrics: %w", err)
+				}
+				if int(counted) == ow {
+					return nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {

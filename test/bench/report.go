@@ -27,6 +27,8 @@ type side struct {
 	BirdConns      int64   `json:"birdConnections"`
 	BirdCommands   int64   `json:"birdCommands"`
 	CPUTicksWindow uint64  `json:"cpuTicks"`
+	// SchedCPUSeconds is the same CPU time from schedstat (ns resolution), a cross-check.
+	SchedCPUSeconds float64 `json:"schedstatCPUSeconds"`
 }
 
 // report is the result of one run.
@@ -59,6 +61,10 @@ type report struct {
 	EtcdCPUSeconds      float64 `json:"etcdCPUSeconds"`
 	APIServerWrites     float64 `json:"apiserverStatusWrites"`
 
+	// What the writes in the window changed besides lastUpdated: path -> writes.
+	OursChanges     map[string]int `json:"oursChanges"`
+	OriginalChanges map[string]int `json:"originalChanges"`
+
 	// What the baseline counted itself over its whole life (start-up included).
 	OriginalCounters map[string]int64 `json:"originalCounters"`
 }
@@ -70,6 +76,7 @@ func (r *report) fill(t0, t1 sample) {
 		s := side{CPUTicksWindow: b.CPUTicks - a.CPUTicks, RSSBytes: b.RSS, PeakRSSBytes: b.HWM, Writes: wb - wa,
 			BirdConns: pb.Conns - pa.Conns, BirdCommands: pb.Commands - pa.Commands}
 		s.CPUSeconds = b.cpuSeconds() - a.cpuSeconds()
+		s.SchedCPUSeconds = float64(int64(b.CPUNanos)-int64(a.CPUNanos)) / 1e9
 		s.CPUPerPeriod = s.CPUSeconds / float64(r.Periods)
 		s.CPUPercent = 100 * s.CPUSeconds / secs
 		return s
@@ -143,6 +150,7 @@ func (r *report) print(w io.Writer) {
 	}
 	p := float64(r.Periods)
 	row("CPU seconds (utime+stime) in window", r.Ours.CPUSeconds, r.Original.CPUSeconds, "%.2f")
+	row("CPU seconds, schedstat (ns resolution)", r.Ours.SchedCPUSeconds, r.Original.SchedCPUSeconds, "%.3f")
 	row("CPU seconds per period", r.Ours.CPUPerPeriod, r.Original.CPUPerPeriod, "%.4f")
 	row("CPU % of one vCPU", r.Ours.CPUPercent, r.Original.CPUPercent, "%.3f")
 	row("RSS at end (MB)", mb(r.Ours.RSSBytes), mb(r.Original.RSSBytes), "%.1f")
@@ -156,6 +164,8 @@ func (r *report) print(w io.Writer) {
 		r.APIServerCPUSeconds, 100*r.APIServerCPUSeconds/r.Window.Seconds(), r.EtcdCPUSeconds, r.APIServerWrites, r.Ours.Writes+r.Original.Writes)
 	fmt.Fprintf(w, "our agent in the window: %.0f collections, %.0f write errors, %.0f conflicts; baseline over its life: %s\n",
 		r.OursCollections, r.OursWriteErrors, r.OursConflicts, counters(r.OriginalCounters))
+	fmt.Fprintf(w, "what our writes changed: %s\n", summarize(r.OursChanges))
+	fmt.Fprintf(w, "what the baseline's writes changed: %s\n", summarize(r.OriginalChanges))
 	fmt.Fprintln(w, "\ntargets (our agent):")
 	for _, v := range r.verdicts() {
 		state := "target met"

@@ -23,22 +23,32 @@ import (
 // writeCounter counts status writes per object by watching every CalicoNodeStatus and counting
 // resourceVersion changes: each write, whoever made it and however, moves it exactly once.
 type writeCounter struct {
-	mu     sync.Mutex
-	rv     map[string]string
-	writes map[string]int
-	err    error
+	mu      sync.Mutex
+	rv      map[string]string
+	last    map[string]*v3.CalicoNodeStatus
+	writes  map[string]int
+	records []writeRecord
+	err     error
+}
+
+// writeRecord is one observed write: which object, when it was seen, what it changed besides lastUpdated.
+type writeRecord struct {
+	name  string
+	at    time.Time
+	paths []string
 }
 
 // startWriteCounter lists the objects (their current resourceVersion is the baseline) and watches from
 // there until ctx ends. A watch the server closes is resumed from the last version seen.
 func startWriteCounter(ctx context.Context, cl client.WithWatch) (*writeCounter, error) {
-	w := &writeCounter{rv: map[string]string{}, writes: map[string]int{}}
+	w := &writeCounter{rv: map[string]string{}, last: map[string]*v3.CalicoNodeStatus{}, writes: map[string]int{}}
 	var list v3.CalicoNodeStatusList
 	if err := cl.List(ctx, &list); err != nil {
 		return nil, fmt.Errorf("list CalicoNodeStatus for the write counter: %w", err)
 	}
 	for i := range list.Items {
 		w.rv[list.Items[i].Name] = list.Items[i].ResourceVersion
+		w.last[list.Items[i].Name] = list.Items[i].DeepCopy()
 	}
 	from := list.ResourceVersion
 	wi, err := cl.Watch(ctx, &v3.CalicoNodeStatusList{}, &client.ListOptions{Raw: watchOpts(from)})
@@ -67,8 +77,19 @@ func (w *writeCounter) loop(ctx context.Context, cl client.WithWatch, wi watch.I
 			w.mu.Lock()
 			if ev.Type == watch.Modified && w.rv[o.Name] != o.ResourceVersion {
 				w.writes[o.Name]++
+				rec := writeRecord{name: o.Name, at: time.Now()}
+				if prev := w.last[o.Name]; prev != nil {
+					var err error
+					if rec.paths, err = statusDiff(prev.Status, o.Status); err != nil {
+						w.mu.Unlock()
+						w.fail(err)
+						return
+					}
+				}
+				w.records = append(w.records, rec)
 			}
 			w.rv[o.Name] = o.ResourceVersion
+			w.last[o.Name] = o
 			w.mu.Unlock()
 		}
 		wi.Stop()
@@ -83,6 +104,26 @@ func (w *writeCounter) loop(ctx context.Context, cl client.WithWatch, wi watch.I
 			return
 		}
 	}
+}
+
+// changes counts, for the writes of name seen in (from, to], each changed path; writes that changed
+// nothing but lastUpdated count under "(lastUpdated only)".
+func (w *writeCounter) changes(name string, from, to time.Time) map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := map[string]int{}
+	for _, r := range w.records {
+		if r.name != name || !r.at.After(from) || r.at.After(to) {
+			continue
+		}
+		if len(r.paths) == 0 {
+			out["(lastUpdated only)"]++
+		}
+		for _, p := range r.paths {
+			out[p]++
+		}
+	}
+	return out
 }
 
 func watchOpts(from string) *metav1.ListOptions {
