@@ -81,3 +81,10 @@ clean:
 .PHONY: capture
 capture: prereqs ## Re-capture raw BIRD 1.6/2 replies into internal/bird/testdata/captures (root).
 	test/lab/capture.sh
+
+## Benchmark (owned by test/bench) --------------------------------------------------------------------------
+
+BENCH_FLAGS ?=
+.PHONY: bench
+bench: controlplane ## Our agent vs an original-style baseline on an 11-node BIRD lab, same run (root; see docs/benchmarks.md). BENCH_FLAGS=--quick for a smoke run.
+	go run ./test/bench $(BENCH_FLAGS)
