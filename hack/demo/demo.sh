@@ -146,6 +146,7 @@ lab_healthy() {
 if lab_healthy; then
 	info "reusing the running lab (every daemon alive; $demo_lab_run/lab.env)"
 else
+	if [ -d "$demo_lab_run" ]; then info "the lab $demo_name is not as wanted (a daemon is down, or another shape): restarting it"; fi
 	logged "$demo_root/test/lab/lab.sh" up --name "$demo_name" --nodes "$demo_nodes" --bird "$demo_bird" ||
 		fail "test/lab/lab.sh up did not bring every session up (lab logs: $demo_lab_run/*/*.log)"
 fi
@@ -351,11 +352,11 @@ echo "  kubectl get caliconodestatus -o wide"
 echo "  kubectl get caliconodestatus $object -o yaml"
 echo "  calico-node-status get $object --watch"
 echo "  calico-node-status create ${nodes[1]:-$node1}-status --node ${nodes[1]:-$node1} --period 5"
-echo "  kubectl get events --field-selector involvedObject.name=$object"
 for ((i = 1; i <= demo_nodes; i++)); do
 	echo "  curl -s http://127.0.0.1:$(metrics_port "$i")/metrics | grep ^calico_node_status    # ${nodes[i - 1]}'s agent"
 done
 echo "  $LAB_BIRDC -s $NODE1_SOCKET4 show protocols     # $node1's BIRD"
 echo "  kill \$(cat $demo_lab_run/node2/*.pid)     # stop ${nodes[1]:-node2}'s BIRD: watch $node1's peers go down"
+echo "  kubectl get events     # the agents' PeerDown/PeerUp events, one per peer state change"
 echo "  agent logs: $demo_state/node<i>/agent.log; node identities: $demo_state/node<i>/kubeconfig (tokens valid 24 h: make demo again renews them)"
 echo "Stop and remove everything:  ${down_env}make demo-down"
