@@ -63,11 +63,22 @@ func peerTransitions(before, after *v3.CalicoNodeBGPStatus) []peerTransition {
 		}
 	}
 	for k, p := range old {
-		if !seen[k] && p.State == v3.BGPSessionStateEstablished {
+		// A family whose protocols could not be read has no peers in after: that says nothing about them.
+		if !seen[k] && p.State == v3.BGPSessionStateEstablished && !uncollected(after, k.family) {
 			out = append(out, peerTransition{k.family, k.ip, p.Protocol, false, "", "peer no longer configured"})
 		}
 	}
 	return out
+}
+
+// uncollected reports whether the BGP section says a family's sessions could not be read.
+func uncollected(b *v3.CalicoNodeBGPStatus, family string) bool {
+	for _, is := range b.Issues {
+		if (is.Family == "" || string(is.Family) == family) && is.Reason != v3.ReasonPartialParse {
+			return true
+		}
+	}
+	return false
 }
 
 // eventLimiter lets one event per object, peer and reason through per interval, so a flapping session

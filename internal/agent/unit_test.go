@@ -205,6 +205,11 @@ func TestPeerTransitions(t *testing.T) {
 			t.Errorf("peer %s: transition to established=%v missing or wrong (got %v)", ip, up, got)
 		}
 	}
+	// The daemon of a family cannot be read: its peers are missing from after, which is not news about them.
+	unreadable := &v3.CalicoNodeBGPStatus{Issues: []v3.StatusIssue{{Family: v3.IPFamilyV4, Reason: v3.ReasonDaemonUnreachable}}}
+	if tr := peerTransitions(before, unreadable); len(tr) != 0 {
+		t.Errorf("an unreachable daemon gave peer transitions %v", tr)
+	}
 	if tr := peerTransitions(after, after); len(tr) != 0 {
 		t.Errorf("no change gave transitions %v", tr)
 	}
