@@ -53,10 +53,11 @@ stop_services() {
 			systemctl disable bird.service bird6.service gobgpd.service >/dev/null 2>&1 || true
 		fi
 	fi
+	# Never "/etc/init.d/bird stop": it stops by process name and binary without a pid file, which kills
+	# every /usr/sbin/bird on the machine, the labs' node daemons included.
 	for svc in bird bird6 gobgpd; do
-		if [ -x "/etc/init.d/$svc" ]; then
-			"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
-			command -v update-rc.d >/dev/null 2>&1 && update-rc.d "$svc" disable >/dev/null 2>&1 || true
+		if [ -x "/etc/init.d/$svc" ] && command -v update-rc.d >/dev/null 2>&1; then
+			update-rc.d "$svc" disable >/dev/null 2>&1 || true
 		fi
 	done
 	# The Debian units' daemons, if something started them anyway (only those: their pid file and binary).
