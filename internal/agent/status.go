@@ -31,6 +31,7 @@ func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeSt
 		ObservedGeneration: obj.Generation,
 		Conditions:         append([]metav1.Condition(nil), obj.Status.Conditions...),
 	}
+	keepStableTimes(&obj.Status, &st)
 	ready := readyCondition(s)
 	ready.ObservedGeneration = obj.Generation
 	if p := obj.Spec.UpdatePeriodSeconds; p != nil && *p == 0 && ready.Reason == v3.ReasonCollected {
