@@ -24,6 +24,9 @@ type procSample struct {
 	CPUNanos uint64
 	RSS      uint64 // VmRSS, bytes
 	HWM      uint64 // VmHWM (peak RSS), bytes
+	// RSSAnon and RSSFile split VmRSS: heap, stacks and runtime (anon) vs pages of the mapped binary and
+	// libraries (file), which a smaller binary shrinks.
+	RSSAnon, RSSFile uint64
 }
 
 func (s procSample) cpuSeconds() float64 { return float64(s.CPUTicks) / userHZ }
@@ -61,18 +64,25 @@ func readProc(pid int) (procSample, error) {
 	sc := bufio.NewScanner(bytes.NewReader(status))
 	for n := 1; sc.Scan(); n++ {
 		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok || (key != "VmRSS" && key != "VmHWM") {
+		var dst *uint64
+		switch key {
+		case "VmRSS":
+			dst = &s.RSS
+		case "VmHWM":
+			dst = &s.HWM
+		case "RssAnon":
+			dst = &s.RSSAnon
+		case "RssFile":
+			dst = &s.RSSFile
+		}
+		if !ok || dst == nil {
 			continue
 		}
 		kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(val), " kB"), 10, 64)
 		if err != nil {
 			return s, fmt.Errorf("parse /proc/%d/status line %d %q: %w", pid, n, sc.Text(), err)
 		}
-		if key == "VmRSS" {
-			s.RSS = kb * 1024
-		} else {
-			s.HWM = kb * 1024
-		}
+		*dst = kb * 1024
 	}
 	return s, nil
 }

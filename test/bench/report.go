@@ -23,6 +23,8 @@ type side struct {
 	CPUPercent     float64 `json:"cpuPercentOfOneVCPU"`
 	RSSBytes       uint64  `json:"rssBytes"`
 	PeakRSSBytes   uint64  `json:"peakRSSBytes"`
+	RSSAnonBytes   uint64  `json:"rssAnonBytes"`
+	RSSFileBytes   uint64  `json:"rssFileBytes"`
 	Writes         int     `json:"statusWrites"`
 	BirdConns      int64   `json:"birdConnections"`
 	BirdCommands   int64   `json:"birdCommands"`
@@ -73,7 +75,7 @@ func (r *report) fill(t0, t1 sample) {
 	r.Window = t1.at.Sub(t0.at)
 	secs := r.Window.Seconds()
 	mk := func(a, b procSample, wa, wb int, pa, pb proxyCounts) side {
-		s := side{CPUTicksWindow: b.CPUTicks - a.CPUTicks, RSSBytes: b.RSS, PeakRSSBytes: b.HWM, Writes: wb - wa,
+		s := side{CPUTicksWindow: b.CPUTicks - a.CPUTicks, RSSBytes: b.RSS, PeakRSSBytes: b.HWM, RSSAnonBytes: b.RSSAnon, RSSFileBytes: b.RSSFile, Writes: wb - wa,
 			BirdConns: pb.Conns - pa.Conns, BirdCommands: pb.Commands - pa.Commands}
 		s.CPUSeconds = b.cpuSeconds() - a.cpuSeconds()
 		s.SchedCPUSeconds = float64(int64(b.CPUNanos)-int64(a.CPUNanos)) / 1e9
@@ -154,6 +156,8 @@ func (r *report) print(w io.Writer) {
 	row("CPU seconds per period", r.Ours.CPUPerPeriod, r.Original.CPUPerPeriod, "%.4f")
 	row("CPU % of one vCPU", r.Ours.CPUPercent, r.Original.CPUPercent, "%.3f")
 	row("RSS at end (MB)", mb(r.Ours.RSSBytes), mb(r.Original.RSSBytes), "%.1f")
+	row("  of which anon: heap, stacks (MB)", mb(r.Ours.RSSAnonBytes), mb(r.Original.RSSAnonBytes), "%.1f")
+	row("  of which file: mapped binary (MB)", mb(r.Ours.RSSFileBytes), mb(r.Original.RSSFileBytes), "%.1f")
 	row("peak RSS, VmHWM (MB)", mb(r.Ours.PeakRSSBytes), mb(r.Original.PeakRSSBytes), "%.1f")
 	row("status writes in window", float64(r.Ours.Writes), float64(r.Original.Writes), "%.0f")
 	row("status writes per period", float64(r.Ours.Writes)/p, float64(r.Original.Writes)/p, "%.2f")
