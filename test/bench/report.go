@@ -123,6 +123,12 @@ func (r *report) unexplainedWrites() int {
 	return r.Ours.Writes - int(r.OursWritesChange) - min(int(r.OursWritesBeat), r.allowedHeartbeats())
 }
 
+// oursCPUPercentForTarget is the larger of the two CPU readings: utime+stime has 10 ms steps, which in a
+// short window can read 0; schedstat has nanoseconds. The larger one keeps the verdict conservative.
+func (r *report) oursCPUPercentForTarget() float64 {
+	return 100 * max(r.Ours.CPUSeconds, r.Ours.SchedCPUSeconds) / r.Window.Seconds()
+}
+
 type verdict struct {
 	Name, Value, Target string
 	Met                 bool
@@ -130,7 +136,7 @@ type verdict struct {
 
 func (r *report) verdicts() []verdict {
 	return []verdict{
-		{"agent CPU", fmt.Sprintf("%.3f %% of a vCPU", r.Ours.CPUPercent), fmt.Sprintf("<= %.1f %%", targetCPUPercent), r.Ours.CPUPercent <= targetCPUPercent},
+		{"agent CPU", fmt.Sprintf("%.3f %% of a vCPU", r.oursCPUPercentForTarget()), fmt.Sprintf("<= %.1f %%", targetCPUPercent), r.oursCPUPercentForTarget() <= targetCPUPercent},
 		{"agent peak RSS", fmt.Sprintf("%.1f MB", mb(r.Ours.PeakRSSBytes)), fmt.Sprintf("<= %.0f MB", mb(targetRSSBytes)), r.Ours.PeakRSSBytes <= targetRSSBytes},
 		{"agent writes without a change", fmt.Sprintf("%d (of %d writes: %d changed, %d heartbeat; %d heartbeat allowed)",
 			r.unexplainedWrites(), r.Ours.Writes, int(r.OursWritesChange), int(r.OursWritesBeat), r.allowedHeartbeats()), "0", r.unexplainedWrites() <= 0},

@@ -253,6 +253,11 @@ func (b *birdClient) populateRoutes(fam family, st *v3.CalicoNodeStatus) error {
 			}
 		}
 		if dest == "" {
+			// A line that starts with a prefix but matched no pattern (multipath, prohibited) still names the
+			// destination of the continuation lines that follow.
+			if f := strings.Fields(t); len(f) > 0 && !strings.HasPrefix(t, " ") && strings.Contains(f[0], "/") {
+				prev = f[0]
+			}
 			dest = prev
 		}
 		if dest == "" || from == "" {
