@@ -8,21 +8,22 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/collect"
-	cnsscheme "github.com/calico-node-status/calico-node-status/internal/scheme"
 )
 
 type options struct {
@@ -38,7 +39,7 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.nodeName, "node-name", os.Getenv("NODENAME"), "this node's name (default $NODENAME)")
-	// --kubeconfig is registered by controller-runtime (pkg/client/config) and read by ctrl.GetConfig.
+	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; when empty, $KUBECONFIG, then the in-cluster configuration")
 	flag.StringVar(&o.birdSocket, "bird-socket", "/var/run/calico/bird.ctl", "BIRD control socket for IPv4 (BIRD 1.6), or for both families (BIRD 2, detected)")
 	flag.StringVar(&o.bird6Socket, "bird6-socket", "/var/run/calico/bird6.ctl", "BIRD 1.6 control socket for IPv6 (unused with BIRD 2)")
 	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":9496", "address of the Prometheus /metrics endpoint (clear of Felix 9091/9099 and Typha 9098 on the host network); 0 disables it")
@@ -54,64 +55,96 @@ func main() {
 	if o.verbose {
 		level = slog.LevelDebug
 	}
-	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	ctrl.SetLogger(log)
-	if err := run(ctrl.SetupSignalHandler(), o, log); err != nil {
-		log.Error(err, "agent failed")
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, log); err != nil {
+		log.Error("agent failed", "err", err)
+		stop()
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, o options, log logr.Logger) error {
+func run(ctx context.Context, o options, log *slog.Logger) error {
 	if o.nodeName == "" {
 		return errors.New("--node-name (or $NODENAME) is required: the agent reports only its own node's objects")
 	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return fmt.Errorf("find Kubernetes configuration (--kubeconfig, $KUBECONFIG, in-cluster or ~/.kube/config): %w", err)
-	}
-	scheme, err := cnsscheme.New()
+	cfg, err := restConfig(o.kubeconfig)
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(cfg, manager.Options{
-		Scheme:                 scheme,
-		Cache:                  agent.CacheOptions(o.nodeName),
-		Metrics:                metricsserver.Options{BindAddress: o.metricsAddr},
-		HealthProbeBindAddress: o.healthAddr,
-		Logger:                 log,
-	})
+	store, err := agent.NewKubeStore(cfg, o.nodeName)
 	if err != nil {
-		return fmt.Errorf("create manager: %w", err)
+		return err
 	}
-	m, err := agent.NewMetrics(metrics.Registry)
+	events, err := agent.NewKubeEvents(cfg, o.nodeName, log)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := agent.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
 	r := &agent.Reconciler{
-		Client:    mgr.GetClient(),
-		APIReader: mgr.GetAPIReader(),
+		Store:     store,
 		NodeName:  o.nodeName,
 		Source:    &bird.Collector{V4Socket: o.birdSocket, V6Socket: o.bird6Socket, Timeout: o.birdTimeout},
-		Events:    mgr.GetEventRecorder(agent.FieldOwner),
+		Events:    events,
 		Metrics:   m,
 		Collect:   collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes},
 		Heartbeat: o.heartbeat,
+		Log:       log,
 	}
-	if err := r.SetupWithManager(mgr); err != nil {
-		return fmt.Errorf("set up reconciler: %w", err)
+	ctrl, err := agent.NewController(r, store.Informer(), log)
+	if err != nil {
+		return err
 	}
-	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
-		return fmt.Errorf("add healthz check: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("informers", func(req *http.Request) error {
-		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
-			return errors.New("informer cache not synced")
+
+	metricsMux := http.NewServeMux()
+	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	healthMux := http.NewServeMux()
+	healthMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
+	healthMux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ctrl.Synced() {
+			http.Error(w, "caliconodestatus watch not synced", http.StatusServiceUnavailable)
+			return
 		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("add readyz check: %w", err)
+		_, _ = w.Write([]byte("ok"))
+	})
+	for _, s := range []struct {
+		addr string
+		h    http.Handler
+	}{{o.metricsAddr, metricsMux}, {o.healthAddr, healthMux}} {
+		if s.addr == "0" || s.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", s.addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", s.addr, err)
+		}
+		srv := &http.Server{Handler: s.h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		go func() {
+			<-ctx.Done()
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(shutdown)
+		}()
 	}
-	log.Info("starting", "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket)
-	return mgr.Start(ctx)
+
+	log.Info("starting", "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket,
+		"metrics", o.metricsAddr, "health", o.healthAddr)
+	return ctrl.Run(ctx)
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = kubeconfig
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("find Kubernetes configuration (--kubeconfig, $KUBECONFIG, in-cluster): %w", err)
+	}
+	return cfg, nil
 }

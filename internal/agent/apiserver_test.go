@@ -1,6 +1,6 @@
 package agent
 
-// Tier "API": the reconciler runs in a controller-runtime manager against a real kube-apiserver + etcd
+// Tier "API": the reconciler runs in its Controller (informer + workqueue) against a real kube-apiserver + etcd
 // (internal/testenv); writes, watches, field selectors, conflicts and Events are the API server's own.
 // BIRD is replaced by scripted snapshots here so that changes happen exactly when a test says; the e2e
 // tier (test/e2e) runs the agent binary against real BIRD daemons.
@@ -8,6 +8,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"sync"
@@ -21,11 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
@@ -124,14 +121,12 @@ func (a *runningAgent) stop(t *testing.T) {
 
 func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource, heartbeat time.Duration) *runningAgent {
 	t.Helper()
-	skip := true
-	mgr, err := ctrl.NewManager(env.Config, manager.Options{
-		Scheme:                 env.Scheme,
-		Cache:                  CacheOptions(node),
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: &skip},
-	})
+	store, err := NewKubeStore(env.Config, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	events, err := NewKubeEvents(env.Config, node, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,15 +135,15 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), NodeName: node, Source: src,
-		Events: mgr.GetEventRecorder(FieldOwner), Metrics: m, Heartbeat: heartbeat}
-	if err := r.SetupWithManager(mgr); err != nil {
+	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log}
+	ctrl, err := NewController(r, store.Informer(), log)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &runningAgent{r: r, src: src, metrics: m, reg: reg, cancel: cancel, done: make(chan struct{})}
 	go func() {
-		a.err = mgr.Start(ctx)
+		a.err = ctrl.Run(ctx)
 		close(a.done)
 	}()
 	t.Cleanup(func() {

@@ -3,18 +3,13 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
@@ -29,12 +24,10 @@ const maxConflictRetries = 3
 
 // Reconciler keeps the CalicoNodeStatus objects of one node current.
 type Reconciler struct {
-	// Client reads objects (from the cache, which holds only this node's objects) and writes status.
-	Client client.Client
-	// APIReader reads an object fresh from the API server after a write conflict.
-	APIReader client.Reader
-	NodeName  string
-	Source    SnapshotSource
+	// Store reads this node's objects (from its watch) and writes their status.
+	Store    Store
+	NodeName string
+	Source   SnapshotSource
 	// Events may be nil (no Events).
 	Events EventRecorder
 	// Metrics may be nil (no metrics).
@@ -45,6 +38,8 @@ type Reconciler struct {
 	Heartbeat time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Log may be nil (no logs).
+	Log *slog.Logger
 
 	initOnce  sync.Once
 	grid      grid
@@ -67,6 +62,9 @@ func (r *Reconciler) init() {
 		if r.Now == nil {
 			r.Now = time.Now
 		}
+		if r.Log == nil {
+			r.Log = slog.New(slog.DiscardHandler)
+		}
 		if r.Heartbeat == 0 {
 			r.Heartbeat = DefaultHeartbeat
 		}
@@ -75,18 +73,6 @@ func (r *Reconciler) init() {
 		r.limiter = &eventLimiter{interval: time.Minute}
 		r.objects = map[string]*objectState{}
 	})
-}
-
-// SetupWithManager registers the reconciler. The manager's cache must be restricted to this node's objects
-// (see CacheOptions).
-func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.init()
-	return ctrl.NewControllerManagedBy(mgr).
-		Named("caliconodestatus").
-		// Status writes are our own; only spec changes (generation) and new/deleted objects need a run now.
-		For(&v3.CalicoNodeStatus{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: 1}).
-		Complete(r)
 }
 
 // needFor says which BIRD sections the classes need. Routes need protocols too: a route's peer IP comes
@@ -119,22 +105,24 @@ func (r *Reconciler) unionNeed() bird.Need {
 
 // Reconcile collects and writes the status of one object when it is due, and requeues it for its next
 // grid point.
-func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// It returns how long until the object's next run (0: none scheduled).
+func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration, error) {
 	r.init()
-	log := logr.FromContextOrDiscard(ctx).WithValues("caliconodestatus", req.Name)
+	log := r.Log.With("caliconodestatus", name)
 
-	var obj v3.CalicoNodeStatus
-	if err := r.Client.Get(ctx, req.NamespacedName, &obj); err != nil {
+	cached, err := r.Store.Cached(name)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
-			r.forget(req.Name)
-			return ctrl.Result{}, nil
+			r.forget(name)
+			return 0, nil
 		}
-		return ctrl.Result{}, fmt.Errorf("get caliconodestatus %s: %w", req.Name, err)
+		return 0, fmt.Errorf("get caliconodestatus %s: %w", name, err)
 	}
+	obj := *cached
 	if obj.Spec.Node != r.NodeName || !obj.DeletionTimestamp.IsZero() {
 		// Moved to another node (whose agent takes over) or going away: stop working on it.
-		r.forget(req.Name)
-		return ctrl.Result{}, nil
+		r.forget(name)
+		return 0, nil
 	}
 
 	now := r.Now()
@@ -142,21 +130,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	need := needFor(obj.Spec.Classes)
 
 	r.mu.Lock()
-	st, known := r.objects[req.Name]
+	st, known := r.objects[name]
 	specChanged := !known || st.generation != obj.Generation || obj.Status.ObservedGeneration != obj.Generation
 	if !specChanged {
 		if period == 0 {
 			r.mu.Unlock()
-			return ctrl.Result{}, nil // collected for this generation; refresh is disabled
+			return 0, nil // collected for this generation; refresh is disabled
 		}
 		if next := r.grid.next(st.lastCollected, period); now.Before(next) {
 			r.mu.Unlock()
-			return ctrl.Result{RequeueAfter: next.Sub(now)}, nil
+			return next.Sub(now), nil
 		}
 	}
 	if !known {
 		st = &objectState{}
-		r.objects[req.Name] = st
+		r.objects[name] = st
 	}
 	st.need = need
 	union := r.unionNeed()
@@ -175,27 +163,27 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	wrote, err := r.writeIfChanged(ctx, log, &obj, sections, now, period)
 	if err != nil {
-		return ctrl.Result{}, err
+		return 0, err
 	}
 	if !wrote {
 		r.Metrics.skipped()
 	}
 
 	r.mu.Lock()
-	if s, ok := r.objects[req.Name]; ok {
+	if s, ok := r.objects[name]; ok {
 		s.generation, s.lastCollected = obj.Generation, now
 	}
 	r.mu.Unlock()
 	if period == 0 {
-		return ctrl.Result{}, nil
+		return 0, nil
 	}
-	return ctrl.Result{RequeueAfter: r.grid.next(now, period).Sub(now)}, nil
+	return r.grid.next(now, period).Sub(now), nil
 }
 
 // writeIfChanged writes the status computed from sections when it differs from obj's or the heartbeat is
 // due. A conflict is retried on the object read fresh from the API server, with the same collection, as
 // long as the spec did not change; otherwise the object is requeued to be collected for its new spec.
-func (r *Reconciler) writeIfChanged(ctx context.Context, log logr.Logger, obj *v3.CalicoNodeStatus, sections collect.Sections, now time.Time, period time.Duration) (bool, error) {
+func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, sections collect.Sections, now time.Time, period time.Duration) (bool, error) {
 	for attempt := 0; ; attempt++ {
 		desired := desiredStatus(obj, sections)
 		changed := !sameContent(obj.Status, desired)
@@ -205,16 +193,16 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log logr.Logger, obj *v
 		desired.LastUpdated = metav1.NewTime(now.UTC())
 		before := obj.DeepCopy()
 		obj.Status = desired
-		err := r.Client.Status().Patch(ctx, obj, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}),
-			client.FieldOwner(FieldOwner))
+		stored, err := r.Store.UpdateStatus(ctx, obj)
 		switch {
 		case err == nil:
+			*obj = *stored
 			reason := "changed"
 			if !changed {
 				reason = "heartbeat"
 			}
 			r.Metrics.wrote(reason)
-			log.V(1).Info("status written", "reason", reason, "resourceVersion", obj.ResourceVersion)
+			log.Debug("status written", "reason", reason, "resourceVersion", obj.ResourceVersion)
 			r.recordPeerEvents(obj, before.Status.BGP, desired.BGP, now)
 			return true, nil
 		case apierrors.IsNotFound(err):
@@ -222,8 +210,8 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log logr.Logger, obj *v
 			return false, nil
 		case apierrors.IsConflict(err) && attempt < maxConflictRetries:
 			r.Metrics.conflict()
-			fresh := &v3.CalicoNodeStatus{}
-			if gerr := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), fresh); gerr != nil {
+			fresh, gerr := r.Store.Fresh(ctx, obj.Name)
+			if gerr != nil {
 				if apierrors.IsNotFound(gerr) {
 					r.forget(obj.Name)
 					return false, nil
