@@ -5,4 +5,8 @@
 // the status subresource only when the content changed, or as a freshness heartbeat at least every
 // max(updatePeriodSeconds, 5 minutes). It sets conditions and observedGeneration, records Events when a
 // peer reaches or leaves Established, and exports Prometheus metrics.
+//
+// Pieces: Reconciler (the logic, pure but for its Store and SnapshotSource), Controller (client-go
+// informer + one rate-limited workqueue, as in kubernetes/sample-controller), KubeStore and KubeEvents
+// (client-go REST, no typed clientsets: the whole agent stays under 30 MB of resident memory).
 package agent
