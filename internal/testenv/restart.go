@@ -97,8 +97,13 @@ func (e *Env) adopt(dir, name string) (string, error) {
 	return dst, nil
 }
 
+// stopGrace is how long a stopped process may take to exit on SIGTERM before it gets SIGKILL. etcd exits
+// at once; kube-apiserver keeps draining its clients' watches for far longer (tens of seconds with agents
+// connected), and an API server that dies is as much a restart for its clients as one that drains.
+const stopGrace = 5 * time.Second
+
 // stopChild sends SIGTERM to the child process of this process that runs path with arg on its command
-// line, and waits until it is gone (envtest's goroutine reaps it), with SIGKILL after 30 s.
+// line, and waits until it is gone (envtest's goroutine reaps it), with SIGKILL after stopGrace.
 func stopChild(ctx context.Context, path, arg string) error {
 	pid, err := findChild(path, arg)
 	if err != nil {
@@ -107,7 +112,7 @@ func stopChild(ctx context.Context, path, arg string) error {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		return fmt.Errorf("signal pid %d: %w", pid, err)
 	}
-	kill := time.After(30 * time.Second)
+	kill := time.After(stopGrace)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for alive(pid) {

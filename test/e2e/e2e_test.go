@@ -68,10 +68,14 @@ func runSuite(t *testing.T, major int) {
 		{"QuietThenPeerDown", f.testQuietThenPeerDown},
 		{"AgentRestartedNothingChanged", f.testAgentRestart},
 		{"Fault_DeletedOrEditedDuringCollection", f.testDuringCollection},
+		// The control plane is the same for both versions: restarted once, in the BIRD 2 suite.
 		{"Fault_ControlPlaneRestarted", f.testControlPlaneRestart},
 		{"Fault_BIRDKilledAndBack", f.testBIRDKilled},
 		{"Fault_SocketAbsentAtStart", f.testSocketAbsentAtStart},
 	} {
+		if tc.name == "Fault_ControlPlaneRestarted" && major != 2 {
+			continue
+		}
 		if !t.Run(tc.name, tc.run) {
 			// Later subtests assume the lab and agents are as the earlier ones left them.
 			t.Logf("stopping after %s failed", tc.name)
@@ -270,11 +274,11 @@ func (f *fixture) testClassesAndPeriod(t *testing.T) {
 		c := meta.FindStatusCondition(o.Status.Conditions, "Refreshing")
 		return c != nil && c.Status == metav1.ConditionTrue && strings.Contains(c.Message, fmt.Sprintf("every %d s", period)), fmt.Sprintf("%+v", c)
 	})
-	// From now on a collection per period: at least 3 more within 4 periods (+ slack).
+	// From now on a collection per period: at least 2 more within 3 periods (+ slack).
 	from := reconciles(t, a)
-	eventually(t, 4*periodD+slack, "a collection every period", func() (bool, string) {
+	eventually(t, 3*periodD+slack, "a collection every period", func() (bool, string) {
 		n := reconciles(t, a) - from
-		return n >= 3, fmt.Sprintf("%v collections", n)
+		return n >= 2, fmt.Sprintf("%v collections", n)
 	})
 }
 
@@ -331,8 +335,10 @@ func (f *fixture) disablePeer(t testing.TB, i int, protocol string, v6 bool) {
 		t.Fatalf("birdc disable %s: %s", protocol, out)
 	}
 	t.Cleanup(func() {
+		t0 := time.Now()
 		f.lab.birdc(t, i, sock6, "enable", protocol)
 		f.lab.waitHealthy(t)
+		t.Logf("%s enabled again, lab healthy after %v", protocol, time.Since(t0).Round(time.Millisecond))
 	})
 }
 
@@ -344,7 +350,7 @@ func (f *fixture) testDelete(t *testing.T) {
 	errsBefore := a.metric(t, "controller_runtime_reconcile_errors_total", "controller", "caliconodestatus")
 	f.obj.delete(t, name)
 	before := reconciles(t, a)
-	if ok, why := holds(3*periodD, func() (bool, string) {
+	if ok, why := holds(2*periodD, func() (bool, string) {
 		n := reconciles(t, a)
 		return n == before, fmt.Sprintf("%v collections after the delete", n-before)
 	}); !ok {
@@ -374,14 +380,14 @@ func (f *fixture) testMoveNode(t *testing.T) {
 		return f.matchBIRD(t, 1, f.obj.get(t, name))
 	})
 	oldBefore, nextBefore := reconciles(t, old), reconciles(t, next)
-	if ok, why := holds(3*periodD, func() (bool, string) {
+	if ok, why := holds(2*periodD, func() (bool, string) {
 		n := reconciles(t, old)
 		return n == oldBefore, fmt.Sprintf("the old node's agent collected %v times after the move", n-oldBefore)
 	}); !ok {
 		t.Fatal(why)
 	}
 	if n := reconciles(t, next) - nextBefore; n < 1 {
-		t.Errorf("the new node's agent did not collect in 3 periods (%v)", n)
+		t.Errorf("the new node's agent did not collect in 2 periods (%v)", n)
 	}
 }
 
@@ -541,9 +547,6 @@ func (f *fixture) testAgentRestart(t *testing.T) {
 	if ok, why := holds(2*periodD, func() (bool, string) { return onlyDeadFlaps(t, ww) }); !ok {
 		t.Fatal(why)
 	}
-	if n := a.metric(t, "calico_node_status_status_unchanged_total"); n < 1 {
-		t.Errorf("the restarted agent's unchanged collections: %v", n)
-	}
 }
 
 // testDuringCollection: the object is edited, then deleted, while the agent is in the middle of a
@@ -625,9 +628,11 @@ func (f *fixture) testControlPlaneRestart(t *testing.T) {
 	f.obj.waitCollected(t, name, periodD+slack, "collected", nil)
 	pid := a.pid()
 
+	t0 := time.Now()
 	if err := f.env.StopControlPlane(ctxT(t, time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("control plane stopped in %v", time.Since(t0).Round(time.Millisecond))
 	started := false
 	defer func() {
 		if !started {
@@ -645,9 +650,12 @@ func (f *fixture) testControlPlaneRestart(t *testing.T) {
 		t.Fatalf("during the outage: %s", why)
 	}
 	started = true
+	t0 = time.Now()
 	if err := f.env.StartControlPlane(ctxT(t, 2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("control plane started again in %v", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
 	peerIP := f.lab.Nodes[2].IP4
 	f.disablePeer(t, 0, protoName("Mesh_", peerIP), false)
 	// The agent's client and watch reconnect with backoff; a minute covers a long backoff after the outage.
@@ -658,6 +666,18 @@ func (f *fixture) testControlPlaneRestart(t *testing.T) {
 	if !a.running() || a.pid() != pid {
 		t.Errorf("the agent was restarted or stopped (pid %d, was %d)", a.pid(), pid)
 	}
+	t.Logf("BIRD change written %v after the control plane was up", time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	// Their watches resume too: a new object on every node is picked up. The API server's watch cache
+	// begins after the restart, so each agent's watch is refused as too old and relists, after client-go's
+	// backoff, which grew during the outage.
+	for i := range f.lab.Nodes {
+		f.obj.applySample(t, f.name(fmt.Sprintf("cprestart-new-%d", i)), f.lab.k8sNode(i), period)
+	}
+	for i := range f.lab.Nodes {
+		f.obj.waitCollected(t, f.name(fmt.Sprintf("cprestart-new-%d", i)), time.Minute, "a new object collected after the restart", nil)
+	}
+	t.Logf("new objects collected by every agent %v later", time.Since(t0).Round(time.Millisecond))
 }
 
 // testBIRDKilled: node3's BIRD is killed: within one period the status says NotReady with

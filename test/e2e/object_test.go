@@ -169,7 +169,8 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 }
 
 // deadPeers are the lab's configured peers nobody answers for: BIRD itself moves their sessions between
-// Connect (TCP connect under way) and Active (waiting to retry) every few seconds.
+// Connect (TCP connect under way) and Active (waiting to retry) every few seconds, with or without the
+// last socket error in its info.
 var deadPeers = map[string]bool{"10.99.0.253": true, "fd00:99::fd": true}
 
 // content is a status as canonical JSON without what changes with every write (lastUpdated, condition
@@ -195,7 +196,9 @@ func foldDeadPeers(b *v3.CalicoNodeBGPStatus) {
 	for _, ps := range [][]v3.CalicoNodePeer{b.PeersV4, b.PeersV6} {
 		for i := range ps {
 			if deadPeers[ps[i].PeerIP] && (ps[i].State == v3.BGPSessionStateConnect || ps[i].State == v3.BGPSessionStateActive) {
-				ps[i].State = "Connect|Active"
+				// BIRD's last socket error goes with the cycle too ("Socket: No route to host", or
+				// none yet after a restart of the attempt).
+				ps[i].State, ps[i].Info = "Connect|Active", ""
 			}
 		}
 	}
