@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -203,6 +204,30 @@ func (f *fixture) matchBIRD(t testing.TB, i int, obj *v3.CalicoNodeStatus) (bool
 			return false, fmt.Sprintf("no Established %s peer %s", w.peerType, w.peerIP)
 		}
 	}
+	// A destination with two routes: BIRD selects the static multipath route (FIB), the ToR's is RIB.
+	multi := "10.99.200.0/24"
+	out := l.birdc(t, i, false, "show", "route", multi)
+	if !strings.Contains(out, "[static1 ") || !regexp.MustCompile(`\[static1 [^]]*\] \* \(`).MatchString(out) ||
+		!regexp.MustCompile(`\[Global_10_99_0_254 [^]]*\] \(`).MatchString(out) {
+		return false, "birdc does not show the static route selected and the ToR's not:\n" + out
+	}
+	var fib, rib bool
+	for _, r := range st.Routes.RoutesV4 {
+		if r.Destination != multi {
+			continue
+		}
+		switch {
+		case r.Type == v3.RouteTypeFIB && r.LearnedFrom.SourceType == v3.RouteSourceTypeStatic && len(r.NextHops) == 2:
+			fib = true
+		case r.Type == v3.RouteTypeRIB && r.LearnedFrom.SourceType == v3.RouteSourceTypeBGPPeer && r.LearnedFrom.PeerIP == l.Tor.IP4 && r.Gateway == l.Tor.IP4:
+			rib = true
+		default:
+			return false, fmt.Sprintf("unexpected route for %s: %+v", multi, r)
+		}
+	}
+	if !fib || !rib {
+		return false, fmt.Sprintf("%s: static multipath FIB %t, ToR RIB %t (birdc:\n%s)", multi, fib, rib, out)
+	}
 	return true, ""
 }
 
@@ -225,7 +250,7 @@ func (f *fixture) testExample(t *testing.T) {
 		}
 		// The agent's status is what BIRD says at this moment (within a period: a session that never
 		// connects may move between Connect and Active between the agent's collection and ours).
-		eventually(t, 2*onePerio, name+" matches BIRD", func() (bool, string) {
+		eventually(t, 2*onePeriod, name+" matches BIRD", func() (bool, string) {
 			return f.matchBIRD(t, i, f.obj.get(t, name))
 		})
 		if i == 0 {
@@ -376,7 +401,7 @@ func (f *fixture) testMoveNode(t *testing.T) {
 	f.obj.waitCollected(t, name, periodD+slack, "collected by node2", func(o *v3.CalicoNodeStatus) (bool, string) {
 		return o.Status.Agent.BIRDV4.RouterID == f.lab.Nodes[1].IP4, brief(o)
 	})
-	eventually(t, 2*onePerio, "the status matches node2's BIRD", func() (bool, string) {
+	eventually(t, 2*onePeriod, "the status matches node2's BIRD", func() (bool, string) {
 		return f.matchBIRD(t, 1, f.obj.get(t, name))
 	})
 	oldBefore, nextBefore := reconciles(t, old), reconciles(t, next)
@@ -420,7 +445,7 @@ func (f *fixture) testQuietThenPeerDown(t *testing.T) {
 	f.disablePeer(t, 0, protoName("Mesh_", peerIP), false)
 
 	var downAt int
-	eventually(t, onePerio, "a write with the peer down", func() (bool, string) {
+	eventually(t, onePeriod, "a write with the peer down", func() (bool, string) {
 		_, objs := ww.writes(t, mark)
 		for j, o := range objs {
 			if p := findPeer(o, peerIP); p != nil && p.State != v3.BGPSessionStateEstablished {
@@ -465,7 +490,7 @@ func (f *fixture) testQuietThenPeerDown(t *testing.T) {
 		evs := f.obj.events(t, obj.UID, "PeerDown")
 		return len(evs) == 1 && strings.Contains(evs[0].Note, peerIP), fmt.Sprintf("%d events: %+v", len(evs), evs)
 	})
-	eventually(t, onePerio, "metrics: one IPv4 established session less", func() (bool, string) {
+	eventually(t, onePeriod, "metrics: one IPv4 established session less", func() (bool, string) {
 		est := a.metric(t, "calico_node_status_bgp_peers", "family", "IPv4", "established", "true")
 		return est == estBefore-1, fmt.Sprintf("established IPv4 %v, before %v", est, estBefore)
 	})
@@ -540,7 +565,7 @@ func (f *fixture) testAgentRestart(t *testing.T) {
 	obj := f.obj.waitCollected(t, name, periodD+slack, "collected", nil)
 	ww := f.obj.watchWrites(t, obj)
 	a.restart(t)
-	eventually(t, onePerio, "the restarted agent collected", func() (bool, string) {
+	eventually(t, onePeriod, "the restarted agent collected", func() (bool, string) {
 		n := reconciles(t, a)
 		return n >= 1, fmt.Sprintf("%v collections", n)
 	})
@@ -572,11 +597,11 @@ func (f *fixture) testDuringCollection(t *testing.T) {
 	peer := protoName("Mesh_", f.lab.Nodes[0].IP4)
 	held, release := proxy.hold()
 	defer release()
-	waitChan(t, held, onePerio, "a collection caught in the middle")
+	waitChan(t, held, onePeriod, "a collection caught in the middle")
 	f.disablePeer(t, 1, peer, false)
 	obj := f.obj.patchSpec(t, name, `{"classes":["Agent"]}`)
 	release()
-	f.obj.waitCollected(t, name, onePerio, "collected for the edited spec", func(o *v3.CalicoNodeStatus) (bool, string) {
+	f.obj.waitCollected(t, name, onePeriod, "collected for the edited spec", func(o *v3.CalicoNodeStatus) (bool, string) {
 		return o.Status.BGP == nil && o.Status.Routes == nil && o.Status.Agent != nil && o.Generation == obj.Generation, brief(o)
 	})
 	if c := a.metric(t, "calico_node_status_status_write_conflicts_total"); c < conflictsBefore+1 {
@@ -585,10 +610,10 @@ func (f *fixture) testDuringCollection(t *testing.T) {
 
 	// Again, BIRD changes (the peer comes back) and the object is deleted meanwhile.
 	f.obj.patchSpec(t, name, `{"classes":["Agent","BGP","Routes"]}`)
-	f.obj.waitCollected(t, name, onePerio, "collected with all classes again", nil)
+	f.obj.waitCollected(t, name, onePeriod, "collected with all classes again", nil)
 	held, release2 := proxy.hold()
 	defer release2()
-	waitChan(t, held, onePerio, "a collection caught in the middle")
+	waitChan(t, held, onePeriod, "a collection caught in the middle")
 	f.lab.birdc(t, 1, false, "enable", peer)
 	f.obj.delete(t, name)
 	release2()
@@ -696,13 +721,13 @@ func (f *fixture) testBIRDKilled(t *testing.T) {
 			f.lab.start(t, i)
 		}
 	})
-	f.obj.waitCollected(t, name, onePerio, "NotReady, DaemonUnreachable", unreachable)
+	f.obj.waitCollected(t, name, onePeriod, "NotReady, DaemonUnreachable", unreachable)
 	if !a.running() || a.healthz() != 200 {
 		t.Fatalf("agent with BIRD down: running %t, /healthz %d", a.running(), a.healthz())
 	}
 	restarted = true
 	f.lab.start(t, i)
-	f.obj.waitCollected(t, name, onePerio, "recovered", func(o *v3.CalicoNodeStatus) (bool, string) {
+	f.obj.waitCollected(t, name, onePeriod, "recovered", func(o *v3.CalicoNodeStatus) (bool, string) {
 		ok, why := readyIs(metav1.ConditionTrue)(o)
 		return ok && o.Status.Agent.BIRDV4.State == v3.BGPDaemonStateReady && o.Status.Agent.BIRDV6.State == v3.BGPDaemonStateReady, why
 	})
@@ -739,7 +764,7 @@ func (f *fixture) testSocketAbsentAtStart(t *testing.T) {
 	}
 	restarted = true
 	f.lab.start(t, i)
-	f.obj.waitCollected(t, name, onePerio, "recovered", readyIs(metav1.ConditionTrue))
+	f.obj.waitCollected(t, name, onePeriod, "recovered", readyIs(metav1.ConditionTrue))
 }
 
 func readyIs(s metav1.ConditionStatus) func(*v3.CalicoNodeStatus) (bool, string) {

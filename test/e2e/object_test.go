@@ -30,10 +30,10 @@ import (
 // top for scheduling on a busy 2-core machine (the agent's grid puts a refresh between half a period and
 // one and a half periods after the previous one).
 const (
-	period   = 2
-	periodD  = period * time.Second
-	slack    = 4 * time.Second
-	onePerio = periodD + periodD/2 + slack // the longest a refresh may take to show, per the grid
+	period    = 2
+	periodD   = period * time.Second
+	slack     = 4 * time.Second
+	onePeriod = periodD + periodD/2 + slack // the longest a refresh may take to show, per the grid
 )
 
 var allClasses = []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}
