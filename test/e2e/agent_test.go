@@ -78,6 +78,8 @@ func (a *agentProc) start(t testing.TB, bin string) {
 	fmt.Fprintf(f, "=== %s start %s %s\n", time.Now().Format(time.RFC3339Nano), bin, strings.Join(a.args, " "))
 	cmd := exec.Command(bin, a.args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	// Should the test binary die without its cleanups (a panic, -timeout), the agents die with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		_ = f.Close()
 		t.Fatalf("start agent for %s: %v", a.node, err)
@@ -153,6 +155,9 @@ func (a *agentProc) stop(t testing.TB) {
 		<-done
 		t.Errorf("agent for %s did not stop within 20 s of SIGTERM", a.node)
 	}
+	a.mu.Lock()
+	a.cmd = nil // stopped on purpose: nothing for the cleanup to stop or complain about
+	a.mu.Unlock()
 }
 
 // restart stops the agent and starts it again with the same flags and ports.

@@ -239,6 +239,9 @@ func protoName(prefix, ip string) string {
 // testExample: the contract's example YAML, applied with kubectl for every node, is collected within one
 // period and matches what BIRD prints on that node.
 func (f *fixture) testExample(t *testing.T) {
+	// lab.sh returns once sessions are up and the ToR's routes imported; exports to the peers may still
+	// be under way. node1's status is compared across BIRD versions, so it is taken when BIRD is done.
+	f.settle(t, 0)
 	for i := range f.lab.Nodes {
 		name := f.name("example-" + f.lab.Nodes[i].Name)
 		start := time.Now()
