@@ -336,7 +336,8 @@ func (f *fixture) testPeriodZero(t *testing.T) {
 	f.obj.waitCollected(t, name, slack, "refreshing again, peer down shown", func(o *v3.CalicoNodeStatus) (bool, string) {
 		c := meta.FindStatusCondition(o.Status.Conditions, "Refreshing")
 		p := findPeer(o, "10.99.0.3")
-		return c != nil && c.Status == metav1.ConditionTrue && p != nil && p.State != v3.BGPSessionStateEstablished, fmt.Sprintf("%+v %+v", c, p)
+		return c != nil && c.Status == metav1.ConditionTrue && p != nil && p.State != v3.BGPSessionStateEstablished,
+			fmt.Sprintf("Refreshing %+v, peer %+v; %s", c, p, brief(o))
 	})
 }
 
@@ -490,7 +491,7 @@ func (f *fixture) testQuietThenPeerDown(t *testing.T) {
 	}
 
 	eventually(t, 10*time.Second, "one PeerDown Event", func() (bool, string) {
-		evs := f.obj.events(t, obj.UID, "PeerDown")
+		evs := f.obj.events(t, obj, "PeerDown")
 		return len(evs) == 1 && strings.Contains(evs[0].Note, peerIP), fmt.Sprintf("%d events: %+v", len(evs), evs)
 	})
 	eventually(t, onePeriod, "metrics: one IPv4 established session less", func() (bool, string) {

@@ -314,8 +314,9 @@ func count(ks []writeKind, k writeKind) int {
 	return n
 }
 
-// events are the Events (events.k8s.io/v1) regarding the object with this UID and reason.
-func (o objects) events(t testing.TB, uid types.UID, reason string) []eventsv1.Event {
+// events are the Events (events.k8s.io/v1, which also shows core/v1 Events) regarding obj with this
+// reason: by kind and name, and by UID when the Event names one (object names are unique in a run).
+func (o objects) events(t testing.TB, obj *v3.CalicoNodeStatus, reason string) []eventsv1.Event {
 	t.Helper()
 	var list eventsv1.EventList
 	if err := o.env.Client.List(ctxT(t, 10*time.Second), &list); err != nil {
@@ -323,7 +324,8 @@ func (o objects) events(t testing.TB, uid types.UID, reason string) []eventsv1.E
 	}
 	var out []eventsv1.Event
 	for _, e := range list.Items {
-		if e.Regarding.UID == uid && e.Reason == reason {
+		r := e.Regarding
+		if r.Kind == "CalicoNodeStatus" && r.Name == obj.Name && (r.UID == "" || r.UID == obj.UID) && e.Reason == reason {
 			out = append(out, e)
 		}
 	}
