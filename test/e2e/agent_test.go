@@ -181,6 +181,35 @@ func (a *agentProc) printLog(t testing.TB, lines int) {
 	t.Logf("last %d lines of agent %s's log (%s):\n%s", len(all), a.node, a.logPath, strings.Join(all, "\n"))
 }
 
+// logMark is a position in the agent's log (its size), for errorsSince.
+func (a *agentProc) logMark() int64 {
+	fi, err := os.Stat(a.logPath)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// errorsSince returns the error-level lines the agent logged (JSON, "level":"ERROR") after mark: a
+// failed reconcile or write is logged so, whatever the agent's metrics call it.
+func (a *agentProc) errorsSince(t testing.TB, mark int64) []string {
+	t.Helper()
+	b, err := os.ReadFile(a.logPath)
+	if err != nil {
+		t.Fatalf("agent %s log: %v", a.node, err)
+	}
+	if mark > int64(len(b)) {
+		mark = 0
+	}
+	var out []string
+	for _, line := range strings.Split(string(b[mark:]), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // healthz is the status code of /healthz (0 when it does not answer).
 func (a *agentProc) healthz() int {
 	code, _, _ := httpGet(a.health, "/healthz")

@@ -376,7 +376,7 @@ func (f *fixture) testDelete(t *testing.T) {
 	name, a := f.name("delete"), f.agents[0]
 	f.obj.applySample(t, name, f.lab.k8sNode(0), period)
 	f.obj.waitCollected(t, name, periodD+slack, "collected", nil)
-	errsBefore := a.metric(t, "controller_runtime_reconcile_errors_total", "controller", "caliconodestatus")
+	mark, writeErrs := a.logMark(), a.metric(t, "calico_node_status_status_writes_total", "reason", "error")
 	f.obj.delete(t, name)
 	before := reconciles(t, a)
 	if ok, why := holds(2*periodD, func() (bool, string) {
@@ -385,8 +385,11 @@ func (f *fixture) testDelete(t *testing.T) {
 	}); !ok {
 		t.Fatal(why)
 	}
-	if e := a.metric(t, "controller_runtime_reconcile_errors_total", "controller", "caliconodestatus"); e != errsBefore {
-		t.Errorf("reconcile errors went from %v to %v", errsBefore, e)
+	if e := a.errorsSince(t, mark); len(e) > 0 {
+		t.Errorf("the agent logged errors after the delete:\n%s", strings.Join(e, "\n"))
+	}
+	if e := a.metric(t, "calico_node_status_status_writes_total", "reason", "error"); e != writeErrs {
+		t.Errorf("failed writes went from %v to %v", writeErrs, e)
 	}
 	if _, err := f.obj.tryGet(name); !apierrors.IsNotFound(err) {
 		t.Errorf("deleted object is back: %v", err)
@@ -590,11 +593,8 @@ func (f *fixture) testDuringCollection(t *testing.T) {
 	name := f.name("during")
 	f.obj.applySample(t, name, node, period)
 	f.obj.waitCollected(t, name, periodD+slack, "collected", nil)
-	errs := func() float64 {
-		return a.metric(t, "controller_runtime_reconcile_errors_total", "controller", "caliconodestatus") +
-			a.metric(t, "calico_node_status_status_writes_total", "reason", "error")
-	}
-	errsBefore, conflictsBefore := errs(), a.metric(t, "calico_node_status_status_write_conflicts_total")
+	errs := func() float64 { return a.metric(t, "calico_node_status_status_writes_total", "reason", "error") }
+	mark, errsBefore, conflictsBefore := a.logMark(), errs(), a.metric(t, "calico_node_status_status_write_conflicts_total")
 
 	// While the collection is held, BIRD changes (so the held collection has something to write) and
 	// the spec is edited.
@@ -636,7 +636,10 @@ func (f *fixture) testDuringCollection(t *testing.T) {
 		t.Errorf("%v collections after the delete", n)
 	}
 	if e := errs(); e != errsBefore {
-		t.Errorf("reconcile/write errors went from %v to %v", errsBefore, e)
+		t.Errorf("failed writes went from %v to %v", errsBefore, e)
+	}
+	if e := a.errorsSince(t, mark); len(e) > 0 {
+		t.Errorf("the agent logged errors (a conflict or a vanished object is no error):\n%s", strings.Join(e, "\n"))
 	}
 }
 
