@@ -102,6 +102,9 @@ const (
 	ReasonPartialParse = "PartialParse"
 	// ReasonRoutesTruncated: a route list was cut to the agent's cap; totalV4/totalV6 hold the full counts.
 	ReasonRoutesTruncated = "RoutesTruncated"
+	// ReasonPeersTruncated: a peer list was cut to the agent's cap (sessions not established are kept
+	// first); the numberEstablished/numberNotEstablished counts still count every session.
+	ReasonPeersTruncated = "PeersTruncated"
 	// ReasonRefreshDisabled: updatePeriodSeconds is 0; the status was collected once for this generation.
 	ReasonRefreshDisabled = "RefreshDisabled"
 )
@@ -209,6 +212,10 @@ type CalicoNodeBGPStatus struct {
 	// PeersV6 are the IPv6 peers, sorted by peer IP.
 	// +optional
 	PeersV6 []CalicoNodePeer `json:"peersV6,omitempty"`
+	// PeersTruncated is true when a peer list was cut to the agent's per-family cap; the counts above
+	// still count every session.
+	// +optional
+	PeersTruncated bool `json:"peersTruncated,omitempty"`
 	// Issues explains what of this section could not be collected.
 	// +optional
 	// +kubebuilder:validation:MaxItems=8

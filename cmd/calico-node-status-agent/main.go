@@ -32,6 +32,7 @@ type options struct {
 	metricsAddr, healthAddr  string
 	birdTimeout              time.Duration
 	maxRoutes, maxRouteBytes int
+	maxPeers                 int
 	heartbeat                time.Duration
 	verbose                  bool
 }
@@ -47,6 +48,7 @@ func main() {
 	flag.DurationVar(&o.birdTimeout, "bird-timeout", 10*time.Second, "deadline of one collection from BIRD")
 	flag.IntVar(&o.maxRoutes, "max-routes-per-family", collect.DefaultMaxRoutesPerFamily, "cap of each route list in status (the status says when it was truncated); -1 for no cap")
 	flag.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
+	flag.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, "cap of each peer list in status (sessions not established first; counts stay complete); -1 for no cap")
 	flag.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
 	flag.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
 	flag.Parse()
@@ -93,7 +95,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Source:    &bird.Collector{V4Socket: o.birdSocket, V6Socket: o.bird6Socket, Timeout: o.birdTimeout},
 		Events:    events,
 		Metrics:   m,
-		Collect:   collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes},
+		Collect:   collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers},
 		Heartbeat: o.heartbeat,
 		Log:       log,
 	}

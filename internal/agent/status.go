@@ -56,7 +56,7 @@ func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeSt
 
 // issueRank orders reasons by how much they matter to an operator: the first one present becomes the
 // Ready condition's reason.
-var issueRank = []string{v3.ReasonDaemonUnreachable, v3.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated}
+var issueRank = []string{v3.ReasonDaemonUnreachable, v3.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated, v3.ReasonPeersTruncated}
 
 // readyCondition is True when every requested section was collected completely, otherwise False with the
 // most important reason and every issue in the message.
@@ -106,9 +106,9 @@ func readyCondition(s collect.Sections) metav1.Condition {
 	if len(m) > 2048 {
 		m = m[:2045] + "..."
 	}
-	// Truncated routes are a size policy, not a failure: the status is still complete for what it holds.
+	// Truncated lists are a size policy, not a failure: the status is still complete for what it holds.
 	status := metav1.ConditionFalse
-	if reason == v3.ReasonRoutesTruncated {
+	if reason == v3.ReasonRoutesTruncated || reason == v3.ReasonPeersTruncated {
 		status = metav1.ConditionTrue
 	}
 	return metav1.Condition{Type: v3.ConditionReady, Status: status, Reason: reason, Message: m}

@@ -126,6 +126,8 @@ func TestReadyCondition(t *testing.T) {
 		{"partial parse", sectionsWith(v3.StatusIssue{Reason: v3.ReasonPartialParse}), metav1.ConditionFalse, v3.ReasonPartialParse},
 		{"truncated routes only is still ready", collect.Sections{Routes: &v3.CalicoNodeBGPRouteStatus{
 			Issues: []v3.StatusIssue{{Family: v3.IPFamilyV4, Reason: v3.ReasonRoutesTruncated}}}}, metav1.ConditionTrue, v3.ReasonRoutesTruncated},
+		{"truncated peers only is still ready", collect.Sections{BGP: &v3.CalicoNodeBGPStatus{PeersTruncated: true,
+			Issues: []v3.StatusIssue{{Family: v3.IPFamilyV6, Reason: v3.ReasonPeersTruncated}}}}, metav1.ConditionTrue, v3.ReasonPeersTruncated},
 	}
 	for _, tc := range cases {
 		c := readyCondition(tc.sections)

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -19,7 +20,7 @@ const (
 	prefixGlobal = "Global_"
 )
 
-func buildBGP(s *bird.Snapshot) *v3.CalicoNodeBGPStatus {
+func buildBGP(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPStatus {
 	out := &v3.CalicoNodeBGPStatus{}
 	for i, d := range families(s) {
 		fam := apiFamily(i)
@@ -31,6 +32,12 @@ func buildBGP(s *bird.Snapshot) *v3.CalicoNodeBGPStatus {
 			out.Issues = append(out.Issues, errorIssue(fam, "show protocols", "", d.ProtocolsErr))
 		default:
 			peers, est, notEst = mapPeers(d.Protocols)
+			if kept := capPeers(peers, opts.maxPeers()); len(kept) < len(peers) {
+				out.PeersTruncated = true
+				out.Issues = append(out.Issues, v3.StatusIssue{Family: fam, Reason: v3.ReasonPeersTruncated,
+					Message: fmt.Sprintf("listing %d of %d sessions (the agent's cap); sessions not established are listed first, the counts include all", len(kept), len(peers))})
+				peers = kept
+			}
 		}
 		if is, ok := warningsIssue(fam, d.Warnings, warnBGP); ok {
 			out.Issues = append(out.Issues, is)
@@ -42,6 +49,34 @@ func buildBGP(s *bird.Snapshot) *v3.CalicoNodeBGPStatus {
 		}
 	}
 	out.Issues = capIssues(out.Issues)
+	return out
+}
+
+// capPeers keeps at most max peers, choosing the sessions that are not established first (they are what an
+// operator looks for), then established ones, each in list order; the result stays in list order.
+func capPeers(peers []v3.CalicoNodePeer, max int) []v3.CalicoNodePeer {
+	if len(peers) <= max {
+		return peers
+	}
+	keep := make([]bool, len(peers))
+	n := 0
+	for _, wantEstablished := range []bool{false, true} {
+		for i := range peers {
+			if n == max {
+				break
+			}
+			if (peers[i].State == v3.BGPSessionStateEstablished) == wantEstablished {
+				keep[i] = true
+				n++
+			}
+		}
+	}
+	out := make([]v3.CalicoNodePeer, 0, max)
+	for i := range peers {
+		if keep[i] {
+			out = append(out, peers[i])
+		}
+	}
 	return out
 }
 

@@ -21,6 +21,10 @@ const DefaultMaxRoutesPerFamily = 1000
 // 256 KiB per family keeps both lists together at a third of etcd's 1.5 MiB.
 const DefaultMaxRouteBytesPerFamily = 256 << 10
 
+// DefaultMaxPeersPerFamily bounds each peer list: a route reflector can have thousands of sessions, at
+// about 250 bytes each with the additive fields; 500 per family stays near 125 KiB.
+const DefaultMaxPeersPerFamily = 500
+
 // Reasons used in StatusIssue besides those api/v3 defines.
 const (
 	// ReasonCollectionFailed: the daemon answered but the reply could not be used (a parse error, a reply
@@ -43,6 +47,19 @@ type Options struct {
 	// MaxRouteBytesPerFamily caps the estimated JSON size of each route list likewise. 0 means
 	// DefaultMaxRouteBytesPerFamily; a negative value means no cap.
 	MaxRouteBytesPerFamily int
+	// MaxPeersPerFamily caps each peer list (sessions not established kept first). 0 means
+	// DefaultMaxPeersPerFamily; a negative value means no cap.
+	MaxPeersPerFamily int
+}
+
+func (o Options) maxPeers() int {
+	switch {
+	case o.MaxPeersPerFamily == 0:
+		return DefaultMaxPeersPerFamily
+	case o.MaxPeersPerFamily < 0:
+		return int(^uint(0) >> 1)
+	}
+	return o.MaxPeersPerFamily
 }
 
 func (o Options) maxRoutes() int {
@@ -92,7 +109,7 @@ func Build(s bird.Snapshot, classes []v3.NodeStatusClassType, opts Options) Sect
 		out.Agent = buildAgent(&s)
 	}
 	if slices.Contains(classes, v3.NodeStatusClassTypeBGP) {
-		out.BGP = buildBGP(&s)
+		out.BGP = buildBGP(&s, opts)
 	}
 	if slices.Contains(classes, v3.NodeStatusClassTypeRoutes) {
 		out.Routes = buildRoutes(&s, opts)

@@ -901,3 +901,40 @@ func FuzzBuild(f *testing.F) {
 		}
 	})
 }
+
+// TestPeerCap: a node with more sessions than the cap lists the sessions not established first, keeps the
+// list sorted by peer IP, counts every session, and says the list was cut.
+func TestPeerCap(t *testing.T) {
+	var protos []bird.Protocol
+	for i := 1; i <= 10; i++ {
+		ip := fmt.Sprintf("10.0.0.%d", i)
+		name := "Mesh_10_0_0_" + fmt.Sprint(i)
+		if i%4 == 0 { // 10.0.0.4 and 10.0.0.8 are down
+			protos = append(protos, bgpProto(name, "start", "Active Socket: Connection refused", "Active", ip, "Socket: Connection refused", 0, 0))
+		} else {
+			protos = append(protos, bgpProto(name, "up", "Established", "Established", ip, "", 1, 1))
+		}
+	}
+	snap := bird.Snapshot{V4: bird.DaemonSnapshot{Family: bird.IPv4, Protocols: protos}, V6: bird.DaemonSnapshot{Family: bird.IPv6, ProtocolsErr: bird.ErrNoSocket}}
+	bgp := Build(snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, Options{MaxPeersPerFamily: 4}).BGP
+
+	var ips []string
+	for _, p := range bgp.PeersV4 {
+		ips = append(ips, p.PeerIP)
+	}
+	want := []string{"10.0.0.1", "10.0.0.2", "10.0.0.4", "10.0.0.8"} // both down sessions, then the first established
+	if strings.Join(ips, ",") != strings.Join(want, ",") {
+		t.Fatalf("kept peers %v, want %v", ips, want)
+	}
+	if bgp.NumberEstablishedV4 != 8 || bgp.NumberNotEstablishedV4 != 2 {
+		t.Fatalf("counts %d/%d, want every session counted: 8/2", bgp.NumberEstablishedV4, bgp.NumberNotEstablishedV4)
+	}
+	if !bgp.PeersTruncated || len(bgp.Issues) != 1 || bgp.Issues[0].Reason != v3.ReasonPeersTruncated || bgp.Issues[0].Family != v3.IPFamilyV4 {
+		t.Fatalf("truncation not reported: truncated=%v issues=%+v", bgp.PeersTruncated, bgp.Issues)
+	}
+
+	full := Build(snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, Options{}).BGP
+	if len(full.PeersV4) != 10 || full.PeersTruncated || len(full.Issues) != 0 {
+		t.Fatalf("under the default cap: %d peers, truncated=%v, issues %+v", len(full.PeersV4), full.PeersTruncated, full.Issues)
+	}
+}

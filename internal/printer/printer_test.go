@@ -259,3 +259,19 @@ func TestParseFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestPeersTruncatedSaysSo(t *testing.T) {
+	p := int32(10)
+	obj := &v3.CalicoNodeStatus{
+		Spec: v3.CalicoNodeStatusSpec{Node: "rr-1", Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, UpdatePeriodSeconds: &p},
+		Status: v3.CalicoNodeStatusStatus{BGP: &v3.CalicoNodeBGPStatus{NumberEstablishedV4: 900, NumberNotEstablishedV4: 2, PeersTruncated: true,
+			PeersV4: []v3.CalicoNodePeer{{PeerIP: "10.0.0.4", Type: v3.BGPPeerTypeGlobalPeer, State: v3.BGPSessionStateActive}}}},
+	}
+	var buf bytes.Buffer
+	if err := printer.Text(&buf, []v3.CalicoNodeStatus{*obj}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), "showing 1 of 902 sessions (truncated") {
+		t.Fatalf("a cut peer list is not marked:\n%s", buf.String())
+	}
+}

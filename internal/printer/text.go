@@ -152,6 +152,9 @@ func writePeers(b *bytes.Buffer, family string, peers []v3.CalicoNodePeer, est, 
 	if len(peers) == 0 {
 		return
 	}
+	if len(peers) < est+notEst {
+		fmt.Fprintf(b, "  showing %d of %d sessions (truncated: sessions not established first)\n", len(peers), est+notEst)
+	}
 	tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  PEER ADDRESS\tPEER TYPE\tSTATE\tSINCE\tINFO")
 	for _, p := range peers {
