@@ -13,8 +13,10 @@ import (
 )
 
 // TestQuickBench runs the quick mode end to end: real control plane, real 11-node BIRD 1.6 lab, both
-// processes. It checks the report's shape and the one claim that must hold in any run: our agent writes
-// less than the baseline that writes every tick, and asks BIRD fewer commands.
+// processes. It checks the report's shape and the claims that must hold in any run: every write of our
+// agent carried a change (the baseline writes every tick; ours writes fewer times unless BIRD itself
+// changed every period, as the lab's never-connecting peer can do between Connect and Active in a short
+// window), and ours asks BIRD fewer commands over fewer connections.
 func TestQuickBench(t *testing.T) {
 	lab.Prereqs(t)
 	bin, err := testenv.BinDir(mustRoot(t))
@@ -43,7 +45,8 @@ func TestQuickBench(t *testing.T) {
 		{"node1 has 10 mesh peers per family plus the lab's extra peers", rep.PeersV4 >= 10 && rep.PeersV6 >= 10},
 		{"the window lasted the periods", rep.Window >= time.Duration(rep.Periods)*rep.Period},
 		{"the baseline wrote at least once per period but one (ticker phase)", rep.Original.Writes >= rep.Periods-1},
-		{"ours wrote fewer times than the baseline", rep.Ours.Writes < rep.Original.Writes},
+		{"every write of ours carried a change (or an allowed heartbeat)", rep.unexplainedWrites() <= 0},
+		{"ours wrote at most once per collection", rep.Ours.Writes <= rep.Periods+1},
 		{"ours sent fewer BIRD commands than the baseline", rep.Ours.BirdCommands < rep.Original.BirdCommands},
 		{"ours opened fewer BIRD connections than the baseline", rep.Ours.BirdConns < rep.Original.BirdConns},
 		{"the API server counted at least the writes the watch saw", rep.APIServerWrites >= float64(rep.Ours.Writes+rep.Original.Writes)},
