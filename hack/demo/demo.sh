@@ -75,9 +75,7 @@ poll() {
 
 # --- 1 ---------------------------------------------------------------------------------------------------
 step 1 prerequisites "checking prerequisites (BIRD 1.6, BIRD 2, gobgpd, iproute2, curl, jq; installed with apt when missing)"
-# hack/prereqs.sh runs only when something is missing: besides installing, it stops the Debian bird
-# services through their init scripts, which stop every /usr/sbin/bird process on the machine, including
-# the node daemons of labs already running (a previous demo's, a test's).
+# hack/prereqs.sh runs only when something is missing (apt-get is slow even when it has nothing to do).
 lab_binaries_present() (
 	# shellcheck source=test/lab/paths.sh
 	. "$demo_root/test/lab/paths.sh"
