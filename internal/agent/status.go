@@ -54,6 +54,9 @@ func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeSt
 	return st
 }
 
+// maxConditionMessageBytes bounds the Ready message (every issue of every section is listed in it).
+const maxConditionMessageBytes = 2048
+
 // issueRank orders reasons by how much they matter to an operator: the first one present becomes the
 // Ready condition's reason.
 var issueRank = []string{v3.ReasonDaemonUnreachable, v3.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated, v3.ReasonPeersTruncated}
@@ -84,9 +87,13 @@ func readyCondition(s collect.Sections) metav1.Condition {
 		return metav1.Condition{Type: v3.ConditionReady, Status: metav1.ConditionTrue, Reason: v3.ReasonCollected,
 			Message: "every requested class was collected completely"}
 	}
+	present := map[string]bool{}
+	for _, t := range all {
+		present[t.issue.Reason] = true
+	}
 	reason := all[0].issue.Reason
 	for _, r := range issueRank {
-		if hasReason(all, r, func(t tagged) string { return t.issue.Reason }) {
+		if present[r] {
 			reason = r
 			break
 		}
@@ -102,25 +109,13 @@ func readyCondition(s collect.Sections) metav1.Condition {
 		}
 		fmt.Fprintf(&msg, ": %s: %s", t.issue.Reason, t.issue.Message)
 	}
-	m := msg.String()
-	if len(m) > 2048 {
-		m = m[:2045] + "..."
-	}
+	m := collect.ClampText(msg.String(), maxConditionMessageBytes)
 	// Truncated lists are a size policy, not a failure: the status is still complete for what it holds.
 	status := metav1.ConditionFalse
 	if reason == v3.ReasonRoutesTruncated || reason == v3.ReasonPeersTruncated {
 		status = metav1.ConditionTrue
 	}
 	return metav1.Condition{Type: v3.ConditionReady, Status: status, Reason: reason, Message: m}
-}
-
-func hasReason[T any](items []T, reason string, get func(T) string) bool {
-	for _, it := range items {
-		if get(it) == reason {
-			return true
-		}
-	}
-	return false
 }
 
 // sameContent reports whether two statuses say the same thing, ignoring lastUpdated and treating nil and

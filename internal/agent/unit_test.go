@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -238,5 +240,16 @@ func TestParseBIRDTime(t *testing.T) {
 	}
 	if _, ok := parseBIRDTime("Nov24", now); ok {
 		t.Error("unparseable time parsed")
+	}
+}
+
+func TestReadyMessageIsBoundedValidUTF8(t *testing.T) {
+	var issues []v3.StatusIssue
+	for i := 0; i < 8; i++ {
+		issues = append(issues, v3.StatusIssue{Reason: v3.ReasonPartialParse, Message: strings.Repeat("é", 400)})
+	}
+	c := readyCondition(sectionsWith(issues...))
+	if len(c.Message) > maxConditionMessageBytes || !utf8.ValidString(c.Message) {
+		t.Fatalf("Ready message: %d bytes, valid UTF-8 %v", len(c.Message), utf8.ValidString(c.Message))
 	}
 }

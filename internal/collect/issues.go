@@ -120,7 +120,7 @@ func warningsIssue(fam v3.IPFamily, ws []bird.Warning, sec warnSection) (v3.Stat
 	if n == 1 {
 		lines = "line"
 	}
-	msg := fmt.Sprintf("%d unparsable %s skipped; first: %q line %d: %q", n, lines, first.Command, first.Line, clampText(first.Text, maxQuotedLine))
+	msg := fmt.Sprintf("%d unparsable %s skipped; first: %q line %d: %q", n, lines, first.Command, first.Line, ClampText(first.Text, maxQuotedLine))
 	if first.Err != "" {
 		msg += ": " + first.Err
 	}
@@ -131,8 +131,9 @@ func warningsIssue(fam v3.IPFamily, ws []bird.Warning, sec warnSection) (v3.Stat
 // around it always fit the message limit.
 const maxQuotedLine = 256
 
-// clampText cuts s to at most n bytes on a rune boundary, marking the cut with an ellipsis.
-func clampText(s string, n int) string {
+// ClampText cuts s to at most n bytes on a rune boundary, marking the cut with an ellipsis; invalid UTF-8
+// is replaced, so the result is always valid text for an API object.
+func ClampText(s string, n int) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
@@ -148,7 +149,7 @@ func clampText(s string, n int) string {
 // clampMessage makes s valid UTF-8 no longer than MaxIssueMessageBytes (the CRD's limit counts
 // characters; bytes are a safe bound), cut on a rune boundary with an ellipsis.
 func clampMessage(s string) string {
-	return clampText(s, MaxIssueMessageBytes)
+	return ClampText(s, MaxIssueMessageBytes)
 }
 
 // capIssues keeps at most MaxIssuesPerSection issues; the last one kept says how many were dropped so
