@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -18,22 +19,31 @@ type Controller struct {
 	r        *Reconciler
 	informer cache.SharedIndexInformer
 	queue    workqueue.TypedRateLimitingInterface[string]
+	// failures grows the retry delay of an object whose reconcile keeps failing; retryDelay caps it.
+	failures workqueue.TypedRateLimiter[string]
 	log      *slog.Logger
 }
+
+// Retry delays of a failing reconcile: exponential from minRetryDelay, capped at min(period, maxRetryDelay)
+// so that an object is never staler after an outage than one period (or a minute) past the outage's end.
+// client-go's default controller limiter goes up to 1000 s, a quarter of an hour of stale status.
+const (
+	minRetryDelay = 200 * time.Millisecond
+	maxRetryDelay = time.Minute
+)
 
 // NewController wires r to informer (KubeStore.Informer).
 func NewController(r *Reconciler, informer cache.SharedIndexInformer, log *slog.Logger) (*Controller, error) {
 	c := &Controller{r: r, informer: informer, log: log,
+		failures: workqueue.NewTypedItemExponentialFailureRateLimiter[string](minRetryDelay, maxRetryDelay),
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "caliconodestatus"})}
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueue,
 		UpdateFunc: func(oldObj, newObj any) {
-			// The agent's own status writes come back as updates: only a spec change (generation) needs a
-			// run now; the object's schedule takes care of the rest.
 			o, ok1 := oldObj.(*v3.CalicoNodeStatus)
 			n, ok2 := newObj.(*v3.CalicoNodeStatus)
-			if ok1 && ok2 && o.Generation == n.Generation {
+			if ok1 && ok2 && !needsRunNow(o, n) {
 				return
 			}
 			c.enqueue(newObj)
@@ -44,6 +54,14 @@ func NewController(r *Reconciler, informer cache.SharedIndexInformer, log *slog.
 		return nil, fmt.Errorf("watch caliconodestatuses: %w", err)
 	}
 	return c, nil
+}
+
+// needsRunNow says whether an update seen on the watch needs a reconcile at once. The agent's own status
+// writes come back as updates: only a spec change (generation) or another object under the same name (an
+// object deleted and recreated while the watch was down arrives as an update after the relist, with a
+// new UID and possibly the same generation) needs a run now; the object's schedule takes care of the rest.
+func needsRunNow(old, cur *v3.CalicoNodeStatus) bool {
+	return old.Generation != cur.Generation || old.UID != cur.UID
 }
 
 func (c *Controller) enqueue(obj any) {
@@ -83,13 +101,23 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	after, err := c.r.Reconcile(ctx, key)
 	switch {
 	case err != nil:
-		c.log.Error("reconcile failed; retrying with backoff", "caliconodestatus", key, "err", err)
-		c.queue.AddRateLimited(key)
+		delay := retryDelay(c.failures.When(key), c.r.periodOf(key))
+		c.log.Error("reconcile failed; retrying with backoff", "caliconodestatus", key, "retryIn", delay, "err", err)
+		c.queue.AddAfter(key, delay)
 	default:
-		c.queue.Forget(key)
+		c.failures.Forget(key)
 		if after > 0 {
 			c.queue.AddAfter(key, after)
 		}
 	}
 	return true
+}
+
+// retryDelay is the backoff delay capped at the object's period (when refresh is on) and maxRetryDelay.
+func retryDelay(backoff, period time.Duration) time.Duration {
+	d := min(backoff, maxRetryDelay)
+	if period > 0 {
+		d = min(d, period)
+	}
+	return d
 }

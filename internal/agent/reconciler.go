@@ -10,6 +10,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
@@ -52,6 +53,9 @@ type Reconciler struct {
 
 // objectState is what the reconciler remembers of an object between its runs.
 type objectState struct {
+	// uid tells a recreated object (same name) from the one remembered: it is always collected anew.
+	uid           types.UID
+	period        time.Duration
 	generation    int64
 	lastCollected time.Time
 	need          bird.Need
@@ -131,7 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 
 	r.mu.Lock()
 	st, known := r.objects[name]
-	specChanged := !known || st.generation != obj.Generation || obj.Status.ObservedGeneration != obj.Generation
+	specChanged := !known || st.uid != obj.UID || st.generation != obj.Generation || obj.Status.ObservedGeneration != obj.Generation
 	if !specChanged {
 		if period == 0 {
 			r.mu.Unlock()
@@ -142,11 +146,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 			return next.Sub(now), nil
 		}
 	}
-	if !known {
-		st = &objectState{}
+	if !known || st.uid != obj.UID {
+		st = &objectState{uid: obj.UID}
 		r.objects[name] = st
 	}
-	st.need = need
+	st.need, st.period = need, period
 	union := r.unionNeed()
 	r.mu.Unlock()
 
@@ -242,6 +246,17 @@ func (r *Reconciler) recordPeerEvents(obj *v3.CalicoNodeStatus, before, after *v
 		}
 		r.Events.Eventf(obj, nil, eventtype, reason, "CollectStatus", "%s", note)
 	}
+}
+
+// periodOf is the update period of an object the reconciler knows (0 when unknown or refresh is off).
+func (r *Reconciler) periodOf(name string) time.Duration {
+	r.init()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.objects[name]; ok {
+		return s.period
+	}
+	return 0
 }
 
 func (r *Reconciler) forget(name string) {

@@ -158,7 +158,9 @@ func TestConfig_ManifestsAgree(t *testing.T) {
 		{"DaemonSet runs as the service account the ClusterRoleBinding binds", pod.ServiceAccountName == sa.Name &&
 			len(crb.Subjects) == 1 && crb.Subjects[0].Kind == "ServiceAccount" && crb.Subjects[0].Name == sa.Name && crb.Subjects[0].Namespace == sa.Namespace},
 		{"the binding grants the agent's ClusterRole", crb.RoleRef.Kind == "ClusterRole" && crb.RoleRef.Name == role.Name},
-		{"the policy matches the agent's username", len(vap.Spec.MatchConditions) == 1 && strings.Contains(vap.Spec.MatchConditions[0].Expression, "'"+agentUser+"'")},
+		{"the policy matches every service account writing a status, not one name", len(vap.Spec.MatchConditions) == 1 &&
+			strings.Contains(vap.Spec.MatchConditions[0].Expression, "request.subResource == 'status'") &&
+			!strings.Contains(vap.Spec.MatchConditions[0].Expression, "'"+agentUser+"'")},
 		{"the policy is bound with Deny and fails closed", vapb.Spec.PolicyName == vap.Name && len(vapb.Spec.ValidationActions) == 1 &&
 			vapb.Spec.ValidationActions[0] == admissionregistrationv1.Deny && vap.Spec.FailurePolicy != nil && *vap.Spec.FailurePolicy == admissionregistrationv1.Fail},
 		{"host network", pod.HostNetwork},
