@@ -34,6 +34,8 @@ type options struct {
 	maxRoutes, maxRouteBytes int
 	maxPeers                 int
 	heartbeat                time.Duration
+	kubeQPS                  float64
+	kubeBurst                int
 	verbose                  bool
 }
 
@@ -50,6 +52,8 @@ func main() {
 	flag.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
 	flag.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, "cap of each peer list in status (sessions not established first; counts stay complete); -1 for no cap")
 	flag.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
+	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
+	flag.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
 	flag.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
 	flag.Parse()
 
@@ -71,15 +75,19 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if o.nodeName == "" {
 		return errors.New("--node-name (or $NODENAME) is required: the agent reports only its own node's objects")
 	}
+	if o.kubeQPS <= 0 || o.kubeBurst <= 0 {
+		return fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.kubeQPS, o.kubeBurst)
+	}
 	cfg, err := restConfig(o.kubeconfig)
 	if err != nil {
 		return err
 	}
+	cfg.QPS, cfg.Burst = float32(o.kubeQPS), o.kubeBurst
 	store, err := agent.NewKubeStore(cfg, o.nodeName)
 	if err != nil {
 		return err
 	}
-	events, err := agent.NewKubeEvents(cfg, o.nodeName, log)
+	kubeEvents, err := agent.NewKubeEvents(cfg, o.nodeName, log)
 	if err != nil {
 		return err
 	}
@@ -89,6 +97,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	events := agent.NewAsyncEvents(kubeEvents, agent.DefaultEventQueue, m.EventDropped)
+	go events.Run(ctx)
 	r := &agent.Reconciler{
 		Store:     store,
 		NodeName:  o.nodeName,

@@ -27,6 +27,7 @@ type Metrics struct {
 	writes          *prometheus.CounterVec
 	conflicts       prometheus.Counter
 	unchanged       prometheus.Counter
+	eventsDropped   prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -56,9 +57,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Status writes refused because the object changed meanwhile (retried on fresh data)."}),
 		unchanged: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "status_unchanged_total",
 			Help: "Collections whose status equalled the object's, so nothing was written."}),
+		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "events_dropped_total",
+			Help: "Kubernetes Events dropped because the agent's bounded Event queue was full."}),
 	}
 	for _, c := range []prometheus.Collector{m.peerState, m.peerSince, m.peers, m.routes, m.daemonUp, m.collectDuration,
-		m.birdErrors, m.parseWarnings, m.writes, m.conflicts, m.unchanged} {
+		m.birdErrors, m.parseWarnings, m.writes, m.conflicts, m.unchanged, m.eventsDropped} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("register agent metrics"), err)
 		}
@@ -154,4 +157,12 @@ func parseBIRDTime(s string, now time.Time) (time.Time, bool) {
 		return time.Date(y, mo, d, t.Hour(), t.Minute(), t.Second(), 0, time.Local), true
 	}
 	return time.Time{}, false
+}
+
+// EventDropped counts an Event the bounded queue had no room for (AsyncEvents' dropped callback).
+func (m *Metrics) EventDropped() {
+	if m == nil {
+		return
+	}
+	m.eventsDropped.Inc()
 }

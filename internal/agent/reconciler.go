@@ -241,7 +241,9 @@ func (r *Reconciler) recordPeerEvents(obj *v3.CalicoNodeStatus, before, after *v
 	}
 	for _, t := range peerTransitions(before, after) {
 		eventtype, reason, note := t.reasonAndNote()
-		if !r.limiter.allow(obj.Name+"/"+t.family+"/"+t.peerIP+"/"+reason, now) {
+		// Keyed by peer and reason, not by object: a node with N objects reports one Event per peer
+		// change per interval, not N.
+		if !r.limiter.allow(t.family+"/"+t.peerIP+"/"+reason, now) {
 			continue
 		}
 		r.Events.Eventf(obj, nil, eventtype, reason, "CollectStatus", "%s", note)
