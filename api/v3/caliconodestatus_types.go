@@ -107,6 +107,9 @@ const (
 	ReasonPeersTruncated = "PeersTruncated"
 	// ReasonRefreshDisabled: updatePeriodSeconds is 0; the status was collected once for this generation.
 	ReasonRefreshDisabled = "RefreshDisabled"
+	// ReasonTooManyObjects: the node has more CalicoNodeStatus objects than its agent serves (its
+	// --max-objects-per-node); the oldest ones are served, this one is not until others are deleted.
+	ReasonTooManyObjects = "TooManyObjects"
 )
 
 // CalicoNodeStatusSpec says which node reports, what it reports and how often.

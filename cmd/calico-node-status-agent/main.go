@@ -34,6 +34,8 @@ type options struct {
 	maxRoutes, maxRouteBytes int
 	maxPeers                 int
 	heartbeat                time.Duration
+	maxObjects               int
+	minFullTable             time.Duration
 	kubeQPS                  float64
 	kubeBurst                int
 	verbose                  bool
@@ -52,6 +54,8 @@ func main() {
 	flag.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
 	flag.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, "cap of each peer list in status (sessions not established first; counts stay complete); -1 for no cap")
 	flag.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
+	flag.IntVar(&o.maxObjects, "max-objects-per-node", agent.DefaultMaxObjectsPerNode, "how many CalicoNodeStatus objects of this node are served (the oldest); the others get Ready=False TooManyObjects")
+	flag.DurationVar(&o.minFullTable, "min-full-table-interval", agent.DefaultMinFullTableInterval, "shortest interval between two reads of BIRD's route table, however short the objects' periods")
 	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
 	flag.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
 	flag.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
@@ -74,6 +78,12 @@ func main() {
 func run(ctx context.Context, o options, log *slog.Logger) error {
 	if o.nodeName == "" {
 		return errors.New("--node-name (or $NODENAME) is required: the agent reports only its own node's objects")
+	}
+	if o.maxObjects < 1 {
+		return fmt.Errorf("--max-objects-per-node (%d) must be at least 1", o.maxObjects)
+	}
+	if o.minFullTable < 0 {
+		return fmt.Errorf("--min-full-table-interval (%v) must not be negative", o.minFullTable)
 	}
 	if o.kubeQPS <= 0 || o.kubeBurst <= 0 {
 		return fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.kubeQPS, o.kubeBurst)
@@ -108,6 +118,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Collect:   collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers},
 		Heartbeat: o.heartbeat,
 		Log:       log,
+
+		MaxObjects:           o.maxObjects,
+		MinFullTableInterval: o.minFullTable,
 	}
 	ctrl, err := agent.NewController(r, store.Informer(), log)
 	if err != nil {

@@ -135,7 +135,10 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log}
+	// These tests count collections per period of 1 s: no floor between route-table reads here
+	// (TestFullTableReadsAreSpacedByTheFloorInterval covers it).
+	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log,
+		MinFullTableInterval: time.Millisecond}
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,8 @@ type memStore struct {
 	indexer cache.Indexer
 	mu      sync.Mutex
 	writes  map[types.UID]int
+	last    map[types.UID]v3.CalicoNodeStatusStatus
+	tries   int
 	fail    error
 }
 
@@ -70,6 +72,14 @@ func (s *memStore) Cached(name string) (*v3.CalicoNodeStatus, error) {
 	return item.(*v3.CalicoNodeStatus).DeepCopy(), nil
 }
 
+func (s *memStore) List() []*v3.CalicoNodeStatus {
+	var out []*v3.CalicoNodeStatus
+	for _, it := range s.indexer.List() {
+		out = append(out, it.(*v3.CalicoNodeStatus))
+	}
+	return out
+}
+
 func (s *memStore) Fresh(_ context.Context, name string) (*v3.CalicoNodeStatus, error) {
 	return s.Cached(name)
 }
@@ -77,11 +87,19 @@ func (s *memStore) Fresh(_ context.Context, name string) (*v3.CalicoNodeStatus, 
 func (s *memStore) UpdateStatus(_ context.Context, obj *v3.CalicoNodeStatus) (*v3.CalicoNodeStatus, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.tries++
 	if s.fail != nil {
 		return nil, s.fail
 	}
 	s.writes[obj.UID]++
-	return obj.DeepCopy(), nil
+	if s.last == nil {
+		s.last = map[types.UID]v3.CalicoNodeStatusStatus{}
+	}
+	s.last[obj.UID] = *obj.Status.DeepCopy()
+	// As the API server does: the stored object (and so the watch) has the new status.
+	stored := obj.DeepCopy()
+	_ = s.indexer.Update(stored)
+	return stored.DeepCopy(), nil
 }
 
 func (s *memStore) writesOf(uid types.UID) int {
@@ -89,6 +107,15 @@ func (s *memStore) writesOf(uid types.UID) int {
 	defer s.mu.Unlock()
 	return s.writes[uid]
 }
+
+func (s *memStore) lastStatus(uid types.UID) (v3.CalicoNodeStatusStatus, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.last[uid]
+	return st, ok
+}
+
+func (s *memStore) attempts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.tries }
 
 func (s *memStore) setFail(err error) { s.mu.Lock(); s.fail = err; s.mu.Unlock() }
 
@@ -155,7 +182,7 @@ func TestControllerRetriesAFailingWriteWithinThePeriod(t *testing.T) {
 	fw.Add(fakeObject(node, "uid-r", 1))
 	// Capped at the 1 s period, 15 attempts take about 14 s; client-go's default backoff (5 ms doubling,
 	// up to 1000 s) needs about 160 s for them.
-	eventually(t, 40*time.Second, "15 retries of the failing write", func() bool { return src.count() >= 15 })
+	eventually(t, 40*time.Second, "15 retries of the failing write", func() bool { return store.attempts() >= 15 })
 	if p := r.periodOf("recreated"); p != time.Second {
 		t.Fatalf("periodOf = %v, want 1s", p)
 	}

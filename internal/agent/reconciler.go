@@ -37,6 +37,12 @@ type Reconciler struct {
 	// Heartbeat is the shortest interval at which lastUpdated advances without changes (DefaultHeartbeat
 	// when 0).
 	Heartbeat time.Duration
+	// MaxObjects is how many objects of the node are served, the oldest first (DefaultMaxObjectsPerNode
+	// when 0); the others get a Ready=False TooManyObjects condition and nothing else.
+	MaxObjects int
+	// MinFullTableInterval is the shortest interval between two route-table reads from BIRD
+	// (DefaultMinFullTableInterval when 0).
+	MinFullTableInterval time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Log may be nil (no logs).
@@ -45,6 +51,7 @@ type Reconciler struct {
 	initOnce  sync.Once
 	grid      grid
 	snapshots *sharedSnapshots
+	builds    buildMemo
 	limiter   *eventLimiter
 
 	mu      sync.Mutex
@@ -71,6 +78,12 @@ func (r *Reconciler) init() {
 		}
 		if r.Heartbeat == 0 {
 			r.Heartbeat = DefaultHeartbeat
+		}
+		if r.MaxObjects <= 0 {
+			r.MaxObjects = DefaultMaxObjectsPerNode
+		}
+		if r.MinFullTableInterval <= 0 {
+			r.MinFullTableInterval = DefaultMinFullTableInterval
 		}
 		r.grid = newGrid(r.NodeName)
 		r.snapshots = &sharedSnapshots{src: r.Source, now: r.Now}
@@ -130,6 +143,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 	}
 
 	now := r.Now()
+	if ok, total := serves(r.Store.List(), &obj, r.MaxObjects); !ok {
+		r.forget(name)
+		return overCapRecheck, r.writeOverCap(ctx, log, &obj, total, now)
+	}
 	period := time.Duration(ptrValue(obj.Spec.UpdatePeriodSeconds)) * time.Second
 	need := needFor(obj.Spec.Classes)
 
@@ -155,12 +172,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 	r.mu.Unlock()
 
 	start := time.Now()
-	snap, fresh := r.snapshots.get(ctx, union, snapshotMaxAge(period))
-	sections := collect.Build(snap, obj.Spec.Classes, r.Collect)
+	maxAge := snapshotMaxAge(period)
+	if union.Routes {
+		maxAge = max(maxAge, r.MinFullTableInterval)
+	}
+	snap, seq, fresh := r.snapshots.get(ctx, union, maxAge)
+	sections := ownSections(r.builds.sections(seq, snap, obj.Spec.Classes, r.Collect))
 	if fresh {
 		bgp := sections.BGP
 		if bgp == nil && union.Protocols {
-			bgp = collect.Build(snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, r.Collect).BGP
+			bgp = r.builds.sections(seq, snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, r.Collect).BGP
 		}
 		r.Metrics.observeSnapshot(snap, bgp, time.Since(start))
 	}
@@ -233,6 +254,26 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 			return false, fmt.Errorf("write status of caliconodestatus %s: %w", obj.Name, err)
 		}
 	}
+}
+
+// writeOverCap gives an object beyond the node's cap a status that says so, once.
+func (r *Reconciler) writeOverCap(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, total int, now time.Time) error {
+	desired := overCapStatus(obj, total, r.MaxObjects)
+	if sameContent(obj.Status, desired) {
+		return nil
+	}
+	desired.LastUpdated = metav1.NewTime(now.UTC())
+	obj.Status = desired
+	if _, err := r.Store.UpdateStatus(ctx, obj); err != nil {
+		if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+			return nil // gone, or changed: the watch brings it back
+		}
+		r.Metrics.wrote("error")
+		return fmt.Errorf("write status of caliconodestatus %s (over the node's object cap): %w", obj.Name, err)
+	}
+	r.Metrics.wrote("changed")
+	log.Warn("object not served: too many objects for this node", "objects", total, "maxObjectsPerNode", r.MaxObjects)
+	return nil
 }
 
 func (r *Reconciler) recordPeerEvents(obj *v3.CalicoNodeStatus, before, after *v3.CalicoNodeBGPStatus, now time.Time) {

@@ -21,22 +21,24 @@ type sharedSnapshots struct {
 
 	mu   sync.Mutex
 	last bird.Snapshot
+	seq  uint64 // numbers the snapshots, so builds from one can be shared
 	need bird.Need
 	at   time.Time
 	ok   bool
 }
 
 // get returns a snapshot that covers need and is at most maxAge old, collecting one when there is none.
-// fresh reports whether this call queried BIRD.
-func (s *sharedSnapshots) get(ctx context.Context, need bird.Need, maxAge time.Duration) (snap bird.Snapshot, fresh bool) {
+// seq numbers the snapshot; fresh reports whether this call queried BIRD.
+func (s *sharedSnapshots) get(ctx context.Context, need bird.Need, maxAge time.Duration) (snap bird.Snapshot, seq uint64, fresh bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ok && covers(s.need, need) && s.now().Sub(s.at) <= maxAge {
-		return s.last, false
+		return s.last, s.seq, false
 	}
 	s.last = s.src.Collect(ctx, need)
+	s.seq++
 	s.need, s.at, s.ok = need, s.now(), true
-	return s.last, true
+	return s.last, s.seq, true
 }
 
 func covers(have, want bird.Need) bool {

@@ -23,6 +23,8 @@ type Store interface {
 	// Cached returns the object as the node's watch last saw it (a NotFound error when it is gone or
 	// belongs to another node).
 	Cached(name string) (*v3.CalicoNodeStatus, error)
+	// List returns the node's objects as the watch last saw them.
+	List() []*v3.CalicoNodeStatus
 	// Fresh reads the object from the API server.
 	Fresh(ctx context.Context, name string) (*v3.CalicoNodeStatus, error)
 	// UpdateStatus writes obj's status through the status subresource, conditional on obj's
@@ -97,6 +99,16 @@ func (s *KubeStore) Cached(name string) (*v3.CalicoNodeStatus, error) {
 		return nil, apierrors.NewNotFound(groupResource, name)
 	}
 	return item.(*v3.CalicoNodeStatus).DeepCopy(), nil
+}
+
+// List implements Store. The objects are the cache's own: callers must not modify them.
+func (s *KubeStore) List() []*v3.CalicoNodeStatus {
+	items := s.informer.GetIndexer().List()
+	out := make([]*v3.CalicoNodeStatus, 0, len(items))
+	for _, it := range items {
+		out = append(out, it.(*v3.CalicoNodeStatus))
+	}
+	return out
 }
 
 // Fresh implements Store.

@@ -90,17 +90,17 @@ func TestSharedSnapshotsReuseWithinMaxAgeAndCoverage(t *testing.T) {
 	s := &sharedSnapshots{src: src, now: func() time.Time { return now }}
 	all := bird.Need{Status: true, Protocols: true, Routes: true}
 	ctx := context.Background()
-	if _, fresh := s.get(ctx, all, time.Second); !fresh {
+	if _, _, fresh := s.get(ctx, all, time.Second); !fresh {
 		t.Fatal("first get did not collect")
 	}
-	if _, fresh := s.get(ctx, bird.Need{Status: true}, time.Second); fresh || src.calls != 1 {
+	if _, _, fresh := s.get(ctx, bird.Need{Status: true}, time.Second); fresh || src.calls != 1 {
 		t.Fatalf("a covered need within maxAge collected again (calls %d)", src.calls)
 	}
 	now = now.Add(2 * time.Second)
-	if _, fresh := s.get(ctx, bird.Need{Status: true}, time.Second); !fresh || src.calls != 2 {
+	if _, _, fresh := s.get(ctx, bird.Need{Status: true}, time.Second); !fresh || src.calls != 2 {
 		t.Fatalf("a snapshot older than maxAge was reused (calls %d)", src.calls)
 	}
-	if _, fresh := s.get(ctx, all, time.Minute); !fresh || src.calls != 3 {
+	if _, _, fresh := s.get(ctx, all, time.Minute); !fresh || src.calls != 3 {
 		t.Fatalf("a snapshot that does not cover the need was reused (calls %d)", src.calls)
 	}
 }
