@@ -136,7 +136,9 @@ type CalicoNodeStatusSpec struct {
 type CalicoNodeStatusStatus struct {
 	// LastUpdated is when the agent last wrote this status (RFC 3339, UTC). It moves with every write and,
 	// while refresh is enabled, at least every max(updatePeriodSeconds, 5 minutes) as a freshness heartbeat.
+	// Nullable as in Calico's own CRD, whose clients send null for a status never written.
 	// +optional
+	// +nullable
 	LastUpdated metav1.Time `json:"lastUpdated,omitempty"`
 
 	// Agent is the BGP daemon status, present when the Agent class is requested.
@@ -360,7 +362,9 @@ type StatusIssue struct {
 // +kubebuilder:printcolumn:name="Routes v6",type=integer,JSONPath=`.status.routes.totalV6`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 type CalicoNodeStatus struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Required, as in Calico's own CRD (the API server always sets it).
+	// +required
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required
