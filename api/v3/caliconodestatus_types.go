@@ -107,6 +107,15 @@ const (
 	ReasonPeersTruncated = "PeersTruncated"
 	// ReasonRefreshDisabled: updatePeriodSeconds is 0; the status was collected once for this generation.
 	ReasonRefreshDisabled = "RefreshDisabled"
+
+	// ConditionOtherWriter is True while another writer (a field manager other than the agent, such as
+	// calico-node's own CalicoNodeStatus reporter) writes this object's status. The agent then stops
+	// writing the object, so two writers never fight over one status, and resumes when that writer has been
+	// quiet for a while or is gone; it removes the condition when it resumes.
+	ConditionOtherWriter = "OtherWriter"
+	// ReasonStatusWrittenByOther: the reason of OtherWriter=True, and of Ready=False while the agent leaves
+	// the status to the other writer.
+	ReasonStatusWrittenByOther = "StatusWrittenByOther"
 )
 
 // CalicoNodeStatusSpec says which node reports, what it reports and how often.

@@ -34,6 +34,7 @@ type options struct {
 	maxRoutes, maxRouteBytes int
 	maxPeers                 int
 	heartbeat                time.Duration
+	otherWriterQuiet         time.Duration
 	verbose                  bool
 }
 
@@ -50,6 +51,7 @@ func main() {
 	flag.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
 	flag.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, "cap of each peer list in status (sessions not established first; counts stay complete); -1 for no cap")
 	flag.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
+	flag.DurationVar(&o.otherWriterQuiet, "other-writer-quiet", agent.DefaultOtherWriterQuiet, "when another field manager (such as calico-node's reporter) writes an object's status, leave the object alone until that writer has not written it for this long")
 	flag.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
 	flag.Parse()
 
@@ -89,6 +91,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Who serves CalicoNodeStatus (our CRD, Calico's API server, Calico's own CRD) is checked at start and
+	// whenever the API answers as if it were not ours; until it is ours the agent is not ready and says why.
+	checker, err := agent.NewAPIChecker(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	store.APIChecker = checker
 	r := &agent.Reconciler{
 		Store:     store,
 		NodeName:  o.nodeName,
@@ -98,6 +107,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Collect:   collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers},
 		Heartbeat: o.heartbeat,
 		Log:       log,
+
+		APIChecker:       checker,
+		OtherWriterQuiet: o.otherWriterQuiet,
 	}
 	ctrl, err := agent.NewController(r, store.Informer(), log)
 	if err != nil {
@@ -109,6 +121,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	healthMux := http.NewServeMux()
 	healthMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	healthMux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := checker.ReadyError(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !ctrl.Synced() {
 			http.Error(w, "caliconodestatus watch not synced", http.StatusServiceUnavailable)
 			return
@@ -138,6 +154,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	log.Info("starting", "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket,
 		"metrics", o.metricsAddr, "health", o.healthAddr)
+	go checker.Run(ctx)
 	return ctrl.Run(ctx)
 }
 

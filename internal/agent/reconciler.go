@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
@@ -40,11 +41,17 @@ type Reconciler struct {
 	Now func() time.Time
 	// Log may be nil (no logs).
 	Log *slog.Logger
+	// APIChecker may be nil; it is told about failed writes and asked when a status write answers 404.
+	APIChecker *APIChecker
+	// OtherWriterQuiet is how long another writer must leave an object's status alone before the agent
+	// writes it again (DefaultOtherWriterQuiet when 0; see foreign.go).
+	OtherWriterQuiet time.Duration
 
 	initOnce  sync.Once
 	grid      grid
 	snapshots *sharedSnapshots
 	limiter   *eventLimiter
+	others    otherWriters
 
 	mu      sync.Mutex
 	objects map[string]*objectState
@@ -126,6 +133,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 	}
 
 	now := r.Now()
+	if after, hold := r.holdForOtherWriter(ctx, log, &obj, now); hold {
+		return after, nil
+	}
 	period := time.Duration(ptrValue(obj.Spec.UpdatePeriodSeconds)) * time.Second
 	need := needFor(obj.Spec.Classes)
 
@@ -186,6 +196,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, sections collect.Sections, now time.Time, period time.Duration) (bool, error) {
 	for attempt := 0; ; attempt++ {
 		desired := desiredStatus(obj, sections)
+		meta.RemoveStatusCondition(&desired.Conditions, v3.ConditionOtherWriter) // written only while another writer is seen
 		changed := !sameContent(obj.Status, desired)
 		if !changed && !heartbeatDue(now, obj.Status.LastUpdated.Time, period, r.Heartbeat) {
 			return false, nil
@@ -206,6 +217,9 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 			r.recordPeerEvents(obj, before.Status.BGP, desired.BGP, now)
 			return true, nil
 		case apierrors.IsNotFound(err):
+			if nw := r.statusNotWritable(ctx, obj, err); nw != nil {
+				return false, nw
+			}
 			r.forget(obj.Name)
 			return false, nil
 		case apierrors.IsConflict(err) && attempt < maxConflictRetries:
@@ -224,7 +238,11 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 				return false, nil
 			}
 			*obj = *fresh
+			if r.otherWriterRecent(obj, now) {
+				return false, nil // another writer wrote meanwhile: the next run leaves the object to it
+			}
 		default:
+			r.APIChecker.Observe(err)
 			r.Metrics.wrote("error")
 			return false, fmt.Errorf("write status of caliconodestatus %s: %w", obj.Name, err)
 		}
@@ -248,6 +266,9 @@ func (r *Reconciler) forget(name string) {
 	r.mu.Lock()
 	delete(r.objects, name)
 	r.mu.Unlock()
+	if _, held := r.others.release(name); held {
+		r.countOthers()
+	}
 }
 
 func ptrValue(p *int32) int32 {

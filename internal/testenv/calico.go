@@ -148,3 +148,22 @@ func (e *Env) Apply(ctx context.Context, objs ...*unstructured.Unstructured) err
 	}
 	return nil
 }
+
+// StartForTest starts a control plane of the test's own (for tests that change what serves
+// projectcalico.org/v3, which would disturb the tests sharing one) and stops it when the test ends. It
+// stops the test like Shared when the control plane cannot start.
+func StartForTest(t testing.TB, opts Options) *Env {
+	t.Helper()
+	e, err := Start(opts)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	testprereq.Require(t, err == nil, "a real control plane: "+msg, "make controlplane builds kube-apiserver, etcd and kubectl")
+	t.Cleanup(func() {
+		if err := e.Stop(); err != nil {
+			t.Errorf("stop the test's control plane: %v", err)
+		}
+	})
+	return e
+}
