@@ -45,8 +45,12 @@ type logBuffer struct {
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.Write(p) }
-func (b *logBuffer) String() string              { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 // calicoAgent is an agent wired as cmd/calico-node-status-agent wires it: with the API checker on the
 // watch and the writes, and a log the test reads.
@@ -194,6 +198,19 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	}
 	if g := get(t, c, ours.Name); g.Status.BGP == nil || g.Status.BGP.NumberEstablishedV4 != 2 {
 		t.Fatalf("our object's status: %+v", g.Status.BGP)
+	}
+
+	// What a person typing kubectl gets (the README says it): the bare resource name resolves to Calico's
+	// group, our short name and the full name to ours.
+	for name, want := range map[string]string{
+		"caliconodestatus":                     "crd.projectcalico.org/v1",
+		"cns":                                  "projectcalico.org/v3",
+		"caliconodestatuses.projectcalico.org": "projectcalico.org/v3",
+	} {
+		out, err := env.Kubectl(ctx, "", "get", name, "v1-beside", "-o", "jsonpath={.apiVersion}")
+		if err != nil || out != want {
+			t.Errorf("kubectl get %s: %q, %v; want %s", name, out, err, want)
+		}
 	}
 }
 
