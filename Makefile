@@ -55,12 +55,25 @@ prereqs: ## Install what the tests need (apt packages for the lab; the control p
 	@hack/prereqs.sh
 
 .PHONY: test
-test: prereqs controlplane verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e.
+test: prereqs controlplane calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e.
 	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) go test $(GO_TEST_FLAGS) -timeout 40m ./...
 
 .PHONY: fuzz
 fuzz: ## Long fuzzing runs of every fuzz target (FUZZTIME per target).
 	@hack/fuzz.sh $(FUZZTIME)
+
+# Calico's own manifests (CRDs, its API server's APIService) for the API tier's "beside Calico" cases,
+# extracted from a projectcalico/calico git clone into $(CNS_CACHE_DIR)/calico-fixtures/$(CALICO_VERSION).
+CALICO_VERSION ?= v3.32.1
+CALICO_SRC ?= $(firstword $(wildcard /work/.mirror/projectcalico+calico/repo))
+
+.PHONY: calico-fixtures
+calico-fixtures: ## Extract Calico's manifests of CALICO_VERSION from CALICO_SRC (a projectcalico/calico git clone) into the cache.
+	@hack/calico-fixtures.sh "$(CALICO_SRC)" "$(CALICO_VERSION)"
+
+.PHONY: calico-fixtures-if-available
+calico-fixtures-if-available:
+	@hack/calico-fixtures.sh --if-available "$(CALICO_SRC)" "$(CALICO_VERSION)"
 
 ## Demo ----------------------------------------------------------------------------------------------------
 

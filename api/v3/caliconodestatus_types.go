@@ -110,6 +110,15 @@ const (
 	// ReasonTooManyObjects: the node has more CalicoNodeStatus objects than its agent serves (its
 	// --max-objects-per-node); the oldest ones are served, this one is not until others are deleted.
 	ReasonTooManyObjects = "TooManyObjects"
+
+	// ConditionOtherWriter is True while another writer (a field manager other than the agent, such as
+	// calico-node's own CalicoNodeStatus reporter) writes this object's status. The agent then stops
+	// writing the object, so two writers never fight over one status, and resumes when that writer has been
+	// quiet for a while or is gone; it removes the condition when it resumes.
+	ConditionOtherWriter = "OtherWriter"
+	// ReasonStatusWrittenByOther: the reason of OtherWriter=True, and of Ready=False while the agent leaves
+	// the status to the other writer.
+	ReasonStatusWrittenByOther = "StatusWrittenByOther"
 )
 
 // CalicoNodeStatusSpec says which node reports, what it reports and how often.
@@ -139,7 +148,9 @@ type CalicoNodeStatusSpec struct {
 type CalicoNodeStatusStatus struct {
 	// LastUpdated is when the agent last wrote this status (RFC 3339, UTC). It moves with every write and,
 	// while refresh is enabled, at least every max(updatePeriodSeconds, 5 minutes) as a freshness heartbeat.
+	// Nullable as in Calico's own CRD, whose clients send null for a status never written.
 	// +optional
+	// +nullable
 	LastUpdated metav1.Time `json:"lastUpdated,omitempty"`
 
 	// Agent is the BGP daemon status, present when the Agent class is requested.
@@ -363,7 +374,9 @@ type StatusIssue struct {
 // +kubebuilder:printcolumn:name="Routes v6",type=integer,JSONPath=`.status.routes.totalV6`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 type CalicoNodeStatus struct {
-	metav1.TypeMeta   `json:",inline"`
+	metav1.TypeMeta `json:",inline"`
+	// Required, as in Calico's own CRD (the API server always sets it).
+	// +required
 	metav1.ObjectMeta `json:"metadata,omitempty"`
 
 	// +required

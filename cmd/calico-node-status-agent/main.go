@@ -38,6 +38,7 @@ type options struct {
 	minFullTable             time.Duration
 	kubeQPS                  float64
 	kubeBurst                int
+	otherWriterQuiet         time.Duration
 	verbose                  bool
 }
 
@@ -58,6 +59,7 @@ func main() {
 	flag.DurationVar(&o.minFullTable, "min-full-table-interval", agent.DefaultMinFullTableInterval, "shortest interval between two reads of BIRD's route table, however short the objects' periods")
 	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
 	flag.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
+	flag.DurationVar(&o.otherWriterQuiet, "other-writer-quiet", agent.DefaultOtherWriterQuiet, "when another field manager (such as calico-node's reporter) writes an object's status, leave the object alone until that writer has not written it for this long")
 	flag.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
 	flag.Parse()
 
@@ -109,6 +111,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	events := agent.NewAsyncEvents(kubeEvents, agent.DefaultEventQueue, m.EventDropped)
 	go events.Run(ctx)
+	// Who serves CalicoNodeStatus (our CRD, Calico's API server, Calico's own CRD) is checked at start and
+	// whenever the API answers as if it were not ours; until it is ours the agent is not ready and says why.
+	checker, err := agent.NewAPIChecker(cfg, log, m)
+	if err != nil {
+		return err
+	}
+	store.APIChecker = checker
 	r := &agent.Reconciler{
 		Store:     store,
 		NodeName:  o.nodeName,
@@ -121,6 +130,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 		MaxObjects:           o.maxObjects,
 		MinFullTableInterval: o.minFullTable,
+		APIChecker:           checker,
+		OtherWriterQuiet:     o.otherWriterQuiet,
 	}
 	ctrl, err := agent.NewController(r, store.Informer(), log)
 	if err != nil {
@@ -132,6 +143,10 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	healthMux := http.NewServeMux()
 	healthMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
 	healthMux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := checker.ReadyError(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if !ctrl.Synced() {
 			http.Error(w, "caliconodestatus watch not synced", http.StatusServiceUnavailable)
 			return
@@ -161,6 +176,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	log.Info("starting", "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket,
 		"metrics", o.metricsAddr, "health", o.healthAddr)
+	go checker.Run(ctx)
 	return ctrl.Run(ctx)
 }
 

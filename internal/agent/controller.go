@@ -41,9 +41,12 @@ func NewController(r *Reconciler, informer cache.SharedIndexInformer, log *slog.
 	_, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.enqueue,
 		UpdateFunc: func(oldObj, newObj any) {
+			// The agent's own status writes come back as updates: only a spec change (generation), a
+			// recreated object (UID), or another writer appearing or leaving (foreign.go) needs a run now;
+			// the object's schedule takes care of the rest.
 			o, ok1 := oldObj.(*v3.CalicoNodeStatus)
 			n, ok2 := newObj.(*v3.CalicoNodeStatus)
-			if ok1 && ok2 && !needsRunNow(o, n) {
+			if ok1 && ok2 && !needsRunNow(o, n) && !otherWriterChanged(o, n) {
 				return
 			}
 			c.enqueue(newObj)

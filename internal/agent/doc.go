@@ -9,4 +9,8 @@
 // Pieces: Reconciler (the logic, pure but for its Store and SnapshotSource), Controller (client-go
 // informer + one rate-limited workqueue, as in kubernetes/sample-controller), KubeStore and KubeEvents
 // (client-go REST, no typed clientsets: the whole agent stays under 30 MB of resident memory).
+//
+// Beside Calico's own API (README, "Running beside Calico"): APIChecker (apicheck.go, over internal/apicheck)
+// finds out at start and on 400/404/503 whether the CalicoNodeStatus API is ours, for readiness, a metric
+// and the log; foreign.go leaves an object alone while another field manager writes its status.
 package agent

@@ -28,6 +28,7 @@ type Metrics struct {
 	conflicts       prometheus.Counter
 	unchanged       prometheus.Counter
 	eventsDropped   prometheus.Counter
+	beside          *besideMetrics // apicheck.go
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -65,6 +66,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("register agent metrics"), err)
 		}
+	}
+	var err error
+	if m.beside, err = newBesideMetrics(reg); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

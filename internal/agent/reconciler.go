@@ -9,6 +9,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -47,12 +48,18 @@ type Reconciler struct {
 	Now func() time.Time
 	// Log may be nil (no logs).
 	Log *slog.Logger
+	// APIChecker may be nil; it is told about failed writes and asked when a status write answers 404.
+	APIChecker *APIChecker
+	// OtherWriterQuiet is how long another writer must leave an object's status alone before the agent
+	// writes it again (DefaultOtherWriterQuiet when 0; see foreign.go).
+	OtherWriterQuiet time.Duration
 
 	initOnce  sync.Once
 	grid      grid
 	snapshots *sharedSnapshots
 	builds    buildMemo
 	limiter   *eventLimiter
+	others    otherWriters
 
 	mu      sync.Mutex
 	objects map[string]*objectState
@@ -143,6 +150,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 	}
 
 	now := r.Now()
+	if after, hold := r.holdForOtherWriter(ctx, log, &obj, now); hold {
+		return after, nil
+	}
 	if ok, total := serves(r.Store.List(), &obj, r.MaxObjects); !ok {
 		r.forget(name)
 		return overCapRecheck, r.writeOverCap(ctx, log, &obj, total, now)
@@ -211,6 +221,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, sections collect.Sections, now time.Time, period time.Duration) (bool, error) {
 	for attempt := 0; ; attempt++ {
 		desired := desiredStatus(obj, sections)
+		meta.RemoveStatusCondition(&desired.Conditions, v3.ConditionOtherWriter) // written only while another writer is seen
 		changed := !sameContent(obj.Status, desired)
 		if !changed && !heartbeatDue(now, obj.Status.LastUpdated.Time, period, r.Heartbeat) {
 			return false, nil
@@ -231,6 +242,9 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 			r.recordPeerEvents(obj, before.Status.BGP, desired.BGP, now)
 			return true, nil
 		case apierrors.IsNotFound(err):
+			if nw := r.statusNotWritable(ctx, obj, err); nw != nil {
+				return false, nw
+			}
 			r.forget(obj.Name)
 			return false, nil
 		case apierrors.IsConflict(err) && attempt < maxConflictRetries:
@@ -249,7 +263,11 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 				return false, nil
 			}
 			*obj = *fresh
+			if r.otherWriterRecent(obj, now) {
+				return false, nil // another writer wrote meanwhile: the next run leaves the object to it
+			}
 		default:
+			r.APIChecker.Observe(err)
 			r.Metrics.wrote("error")
 			return false, fmt.Errorf("write status of caliconodestatus %s: %w", obj.Name, err)
 		}
@@ -306,6 +324,9 @@ func (r *Reconciler) forget(name string) {
 	r.mu.Lock()
 	delete(r.objects, name)
 	r.mu.Unlock()
+	if _, held := r.others.release(name); held {
+		r.countOthers()
+	}
 }
 
 func ptrValue(p *int32) int32 {

@@ -44,6 +44,8 @@ const resource = "caliconodestatuses"
 type KubeStore struct {
 	rest     rest.Interface
 	informer cache.SharedIndexInformer
+	// APIChecker, when set, is told how every list and watch request ended (apicheck.go).
+	APIChecker *APIChecker
 }
 
 // NewKubeStore creates the REST client for projectcalico.org/v3 and the node's informer.
@@ -67,21 +69,27 @@ func NewKubeStore(cfg *rest.Config, nodeName string) (*KubeStore, error) {
 	}
 	selector := fields.OneTermEqualSelector("spec.node", nodeName).String()
 	paramCodec := runtime.NewParameterCodec(scheme)
+	s := &KubeStore{rest: rc}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
 			opts.FieldSelector = selector
 			list := &v3.CalicoNodeStatusList{}
 			err := rc.Get().Resource(resource).VersionedParams(&opts, paramCodec).Do(ctx).Into(list)
+			s.APIChecker.Observe(err)
 			return list, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			opts.FieldSelector = selector
 			opts.Watch = true
-			return rc.Get().Resource(resource).VersionedParams(&opts, paramCodec).Watch(ctx)
+			w, err := rc.Get().Resource(resource).VersionedParams(&opts, paramCodec).Watch(ctx)
+			if err != nil {
+				s.APIChecker.Observe(err)
+			}
+			return w, err
 		},
 	}
-	inf := cache.NewSharedIndexInformer(lw, &v3.CalicoNodeStatus{}, 0, cache.Indexers{})
-	return &KubeStore{rest: rc, informer: inf}, nil
+	s.informer = cache.NewSharedIndexInformer(lw, &v3.CalicoNodeStatus{}, 0, cache.Indexers{})
+	return s, nil
 }
 
 // Informer is the node's watch; Controller runs it and takes its events.

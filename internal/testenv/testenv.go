@@ -43,6 +43,9 @@ type Options struct {
 	WorkDir string
 	// ExtraAPIServerArgs are added to kube-apiserver's command line (key without "--").
 	ExtraAPIServerArgs map[string]string
+	// CRDPaths replaces the CRDs installed at start (files or directories); nil installs ours from
+	// config/crd/bases, an empty non-nil slice none.
+	CRDPaths []string
 }
 
 // NewScheme returns the project's scheme (see internal/scheme).
@@ -109,9 +112,13 @@ func Start(opts Options) (*Env, error) {
 		}
 	}
 
+	crds := []string{filepath.Join(root, "config", "crd", "bases")}
+	if opts.CRDPaths != nil {
+		crds = opts.CRDPaths
+	}
 	env := &envtest.Environment{
 		BinaryAssetsDirectory:    bin,
-		CRDDirectoryPaths:        []string{filepath.Join(root, "config", "crd", "bases")},
+		CRDDirectoryPaths:        crds,
 		ErrorIfCRDPathMissing:    true,
 		Scheme:                   scheme,
 		ControlPlaneStartTimeout: 2 * time.Minute,

@@ -36,7 +36,7 @@ The API server validates the object; its refusals are shown field by field.`,
 				return err
 			}
 			if err := c.Create(cmd.Context(), obj); err != nil {
-				return apiError(fmt.Sprintf("create CalicoNodeStatus %q", obj.Name), err)
+				return r.explainAPI(cmd.Context(), apiError(fmt.Sprintf("create CalicoNodeStatus %q", obj.Name), err))
 			}
 			fmt.Fprintf(r.Streams.Out, "caliconodestatus.projectcalico.org/%s created\n", obj.Name)
 			fmt.Fprintf(r.Streams.ErrOut, "The agent on node %s reports into it; see it with: %s get %s\n", node, r.DisplayName, obj.Name)

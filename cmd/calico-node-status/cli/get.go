@@ -69,7 +69,7 @@ func (o *getOptions) run(ctx context.Context, name string) error {
 	}
 	objs, rv, err := o.fetch(ctx, c, name)
 	if err != nil {
-		return err
+		return o.explainAPI(ctx, err)
 	}
 	if len(objs) == 0 && !o.watch {
 		fmt.Fprintln(o.Streams.ErrOut, o.nothingFound())

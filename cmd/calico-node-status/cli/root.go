@@ -73,7 +73,10 @@ As a kubectl plugin: copy or link the binary as %[2]s anywhere on PATH, then
 
   # All objects of a node, or everything, as YAML
   %[1]s get --node worker-1
-  %[1]s get -o yaml`, o.DisplayName),
+  %[1]s get -o yaml
+
+  # After installing: is CalicoNodeStatus served by calico-node-status's CRD (and not by Calico's API)?
+  %[1]s check`, o.DisplayName),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: o.DisplayName},
@@ -82,7 +85,7 @@ As a kubectl plugin: copy or link the binary as %[2]s anywhere on PATH, then
 	cmd.SetOut(o.Streams.Out)
 	cmd.SetErr(o.Streams.ErrOut)
 	r.flags.AddFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newGetCommand(r), newCreateCommand(r))
+	cmd.AddCommand(newGetCommand(r), newCreateCommand(r), newCheckCommand(r))
 	return cmd
 }
 
