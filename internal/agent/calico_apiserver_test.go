@@ -100,7 +100,7 @@ func startCalicoAgent(t *testing.T, env *testenv.Env, node string, src *scripted
 	checker.MinBackoff, checker.MaxBackoff = 200*time.Millisecond, 2*time.Second
 	store.APIChecker = checker
 	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: time.Hour, Log: log,
-		APIChecker: checker, OtherWriterQuiet: quiet}
+		APIChecker: checker, OtherWriterQuiet: quiet, MinFullTableInterval: time.Millisecond}
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
