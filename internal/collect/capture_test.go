@@ -19,10 +19,10 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 )
 
-// Replies captured from real BIRD 1.6.8 and 2.0.12 daemons in the lab (internal/bird/testdata/captures,
-// README there), replayed over a Unix socket to the bird package's Collector, the agent's own path from
-// socket to snapshot, then mapped. This checks the mapping on what BIRD really prints and that both BIRD
-// versions give the same status for the same lab state.
+// Replies captured from real BIRD 1.6.8 and 2.0.12 daemons and Calico's BIRD fork in the lab
+// (internal/bird/testdata/captures, README there), replayed over a Unix socket to the bird package's
+// Collector, the agent's own path from socket to snapshot, then mapped. This checks the mapping on what
+// BIRD really prints and that every build gives the same status for the same lab state.
 //
 // The capture goldens follow the captures: after `make capture`, run
 //
