@@ -24,7 +24,7 @@
 //     /var/run/calico then /var/run/bird). A daemon whose version cannot be read is read in a dialect
 //     decided from its reply shape or the socket layout, said in DaemonSnapshot.DialectNote.
 //
-// Tests: captured replies of real BIRD 1.6.8 and 2.0.12 (testdata/captures from the lab,
+// Tests: captured replies of real BIRD 1.6.8, 2.0.12 and Calico's fork (testdata/captures from the lab,
 // testdata/minilab), compared with birdc's view of the same moment; fuzz targets seeded from them; fault
 // tests against a fake daemon; and, as root, real daemons (lab_test.go, realbird_test.go).
 package bird
