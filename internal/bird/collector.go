@@ -346,6 +346,10 @@ func (c *Collector) newSession(f Family) *session {
 func (s *session) dial(ctx context.Context) {
 	s.dialed = true
 	s.conn, s.dialErr = nil, nil
+	if len(s.paths) == 0 {
+		s.dialErr = ErrNoSocket
+		return
+	}
 	var first error
 	var also []string
 	for i, p := range s.paths {
