@@ -345,7 +345,7 @@ func (c *Collector) newSession(f Family) *session {
 // dialect when the daemon's greeting does not name a version that can be read.
 func (s *session) dial(ctx context.Context) {
 	s.dialed = true
-	s.conn, s.dialErr = nil, nil
+	s.conn, s.dialErr, s.dialectNote = nil, nil, ""
 	if len(s.paths) == 0 {
 		s.dialErr = ErrNoSocket
 		return
