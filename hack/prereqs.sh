@@ -10,6 +10,9 @@
 # At the end it prints where each binary is; test/lab/paths.sh finds the same paths for other scripts.
 #
 #   CNS_CACHE_DIR   cache root (default: ${XDG_CACHE_HOME:-$HOME/.cache}/calico-node-status)
+#   CNS_CALICO_BIRD a build of Calico's BIRD fork for the lab's calico flavour (test/lab/README.md; default:
+#                   $CNS_CACHE_DIR/calico-bird when it exists). Nothing installs it; a build given here
+#                   that is not usable fails, one merely found in the cache is reported and left out.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -134,4 +137,14 @@ for b in "$BIRD1_BIRD" "$BIRD1_BIRD6" "$BIRD2_BIRD"; do
 		exit 1
 	fi
 done
+if [ -n "$CALICO_BIRD_DIR" ]; then
+	if problem=$(cns_calico_bird_check); then
+		echo "prereqs: Calico BIRD build $CALICO_BIRD_DIR: $("$CALICO_BIRD_BIRD" --version 2>&1 | awk '{print $NF}') (the lab's calico flavour runs on it)" >&2
+	elif [ -n "${CNS_CALICO_BIRD:-}" ]; then
+		echo "prereqs: CNS_CALICO_BIRD: $problem" >&2
+		exit 1
+	else
+		echo "prereqs: not using $CALICO_BIRD_DIR: $problem" >&2
+	fi
+fi
 cns_lab_paths

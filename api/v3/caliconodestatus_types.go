@@ -105,6 +105,10 @@ const (
 	// ReasonPeersTruncated: a peer list was cut to the agent's cap (sessions not established are kept
 	// first); the numberEstablished/numberNotEstablished counts still count every session.
 	ReasonPeersTruncated = "PeersTruncated"
+	// ReasonVersionUnrecognized: a BIRD daemon's version string could not be read; its replies were read in
+	// the dialect (BIRD 1.x or 2.x) the message names, decided from what the daemon printed or from its
+	// control sockets. Informational: the sections are complete if nothing else is reported.
+	ReasonVersionUnrecognized = "VersionUnrecognized"
 	// ReasonRefreshDisabled: updatePeriodSeconds is 0; the status was collected once for this generation.
 	ReasonRefreshDisabled = "RefreshDisabled"
 	// ReasonTooManyObjects: the node has more CalicoNodeStatus objects than its agent serves (its

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,41 +28,29 @@ import (
 )
 
 type options struct {
-	nodeName, kubeconfig     string
-	birdSocket, bird6Socket  string
-	metricsAddr, healthAddr  string
-	birdTimeout              time.Duration
-	maxRoutes, maxRouteBytes int
-	maxPeers                 int
-	heartbeat                time.Duration
-	maxObjects               int
-	minFullTable             time.Duration
-	kubeQPS                  float64
-	kubeBurst                int
-	otherWriterQuiet         time.Duration
-	verbose                  bool
+	nodeName, kubeconfig    string
+	birdSocket, bird6Socket string
+	// birdSocketSet and bird6SocketSet say the flag was given: a given socket is used as is, a default
+	// one falls back like calico-node (see defaultSockets).
+	birdSocketSet, bird6SocketSet bool
+	metricsAddr, healthAddr       string
+	birdTimeout                   time.Duration
+	maxRoutes, maxRouteBytes      int
+	maxPeers                      int
+	heartbeat                     time.Duration
+	maxObjects                    int
+	minFullTable                  time.Duration
+	kubeQPS                       float64
+	kubeBurst                     int
+	otherWriterQuiet              time.Duration
+	verbose                       bool
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.nodeName, "node-name", os.Getenv("NODENAME"), "this node's name (default $NODENAME)")
-	flag.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; when empty, $KUBECONFIG, then the in-cluster configuration")
-	flag.StringVar(&o.birdSocket, "bird-socket", "/var/run/calico/bird.ctl", "BIRD control socket for IPv4 (BIRD 1.6), or for both families (BIRD 2, detected)")
-	flag.StringVar(&o.bird6Socket, "bird6-socket", "/var/run/calico/bird6.ctl", "BIRD 1.6 control socket for IPv6 (unused with BIRD 2)")
-	flag.StringVar(&o.metricsAddr, "metrics-bind-address", ":9496", "address of the Prometheus /metrics endpoint (clear of Felix 9091/9099 and Typha 9098 on the host network); 0 disables it")
-	flag.StringVar(&o.healthAddr, "health-probe-bind-address", ":9497", "address of /healthz and /readyz; 0 disables it")
-	flag.DurationVar(&o.birdTimeout, "bird-timeout", 10*time.Second, "deadline of one collection from BIRD")
-	flag.IntVar(&o.maxRoutes, "max-routes-per-family", collect.DefaultMaxRoutesPerFamily, "cap of each route list in status (the status says when it was truncated); -1 for no cap")
-	flag.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
-	flag.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, "cap of each peer list in status (sessions not established first; counts stay complete); -1 for no cap")
-	flag.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
-	flag.IntVar(&o.maxObjects, "max-objects-per-node", agent.DefaultMaxObjectsPerNode, "how many CalicoNodeStatus objects of this node are served (the oldest); the others get Ready=False TooManyObjects")
-	flag.DurationVar(&o.minFullTable, "min-full-table-interval", agent.DefaultMinFullTableInterval, "shortest interval between two reads of BIRD's route table, however short the objects' periods")
-	flag.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
-	flag.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
-	flag.DurationVar(&o.otherWriterQuiet, "other-writer-quiet", agent.DefaultOtherWriterQuiet, "when another field manager (such as calico-node's reporter) writes an object's status, leave the object alone until that writer has not written it for this long")
-	flag.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
+	registerFlags(flag.CommandLine, &o)
 	flag.Parse()
+	noteSetFlags(flag.CommandLine, &o)
 
 	level := slog.LevelInfo
 	if o.verbose {
@@ -75,6 +64,40 @@ func main() {
 		stop()
 		os.Exit(1)
 	}
+}
+
+// registerFlags defines the agent's flags on fs, filling o.
+func registerFlags(fs *flag.FlagSet, o *options) {
+	fs.StringVar(&o.nodeName, "node-name", os.Getenv("NODENAME"), "this node's name (default $NODENAME)")
+	fs.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file; when empty, $KUBECONFIG, then the in-cluster configuration")
+	fs.StringVar(&o.birdSocket, "bird-socket", defaultSockets.v4[0], "BIRD control socket for IPv4 (BIRD 1.6), or for both families (BIRD 2, detected); left unset, "+strings.Join(defaultSockets.v4, " then ")+", as calico-node reads them")
+	fs.StringVar(&o.bird6Socket, "bird6-socket", defaultSockets.v6[0], "BIRD 1.6 control socket for IPv6 (unused with BIRD 2); left unset, "+strings.Join(defaultSockets.v6, " then "))
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":9496", "address of the Prometheus /metrics endpoint (clear of Felix 9091/9099 and Typha 9098 on the host network); 0 disables it")
+	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":9497", "address of /healthz and /readyz; 0 disables it")
+	fs.DurationVar(&o.birdTimeout, "bird-timeout", 10*time.Second, "deadline of one collection from BIRD")
+	fs.IntVar(&o.maxRoutes, "max-routes-per-family", collect.DefaultMaxRoutesPerFamily, "cap of each route list in status (the status says when it was truncated); -1 for no cap")
+	fs.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
+	fs.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, "cap of each peer list in status (sessions not established first; counts stay complete); -1 for no cap")
+	fs.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
+	fs.IntVar(&o.maxObjects, "max-objects-per-node", agent.DefaultMaxObjectsPerNode, "how many CalicoNodeStatus objects of this node are served (the oldest); the others get Ready=False TooManyObjects")
+	fs.DurationVar(&o.minFullTable, "min-full-table-interval", agent.DefaultMinFullTableInterval, "shortest interval between two reads of BIRD's route table, however short the objects' periods")
+	fs.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
+	fs.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
+	fs.DurationVar(&o.otherWriterQuiet, "other-writer-quiet", agent.DefaultOtherWriterQuiet, "when another field manager (such as calico-node's reporter) writes an object's status, leave the object alone until that writer has not written it for this long")
+	fs.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
+}
+
+// noteSetFlags records which socket flags were given on the command line (even with the default's value):
+// those are used as given, the others fall back like calico-node.
+func noteSetFlags(fs *flag.FlagSet, o *options) {
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "bird-socket":
+			o.birdSocketSet = true
+		case "bird6-socket":
+			o.bird6SocketSet = true
+		}
+	})
 }
 
 func run(ctx context.Context, o options, log *slog.Logger) error {
@@ -118,10 +141,11 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	store.APIChecker = checker
+	src := newCollector(o, defaultSockets)
 	r := &agent.Reconciler{
 		Store:     store,
 		NodeName:  o.nodeName,
-		Source:    &bird.Collector{V4Socket: o.birdSocket, V6Socket: o.bird6Socket, Timeout: o.birdTimeout},
+		Source:    src,
 		Events:    events,
 		Metrics:   m,
 		Collect:   collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers},
@@ -174,10 +198,34 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}()
 	}
 
-	log.Info("starting", "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket,
+	log.Info("starting", "node", o.nodeName, "birdSocket", append([]string{src.V4Socket}, src.V4Fallbacks...),
+		"bird6Socket", append([]string{src.V6Socket}, src.V6Fallbacks...),
 		"metrics", o.metricsAddr, "health", o.healthAddr)
 	go checker.Run(ctx)
 	return ctrl.Run(ctx)
+}
+
+// socketCandidates are the control sockets tried in order, per family, when its flag is left unset.
+type socketCandidates struct{ v4, v6 []string }
+
+// defaultSockets are calico-node's: BIRD in calico-node's container serves /var/run/calico/bird{,6}.ctl;
+// a BIRD installed on the host (non-containerised installs) serves /var/run/bird/bird{,6}.ctl.
+var defaultSockets = socketCandidates{
+	v4: []string{"/var/run/calico/bird.ctl", "/var/run/bird/bird.ctl"},
+	v6: []string{"/var/run/calico/bird6.ctl", "/var/run/bird/bird6.ctl"},
+}
+
+// newCollector reads the sockets the flags name; a family whose flag was left unset tries cands in
+// order at every collection, so a BIRD started (or moved) later is found without a restart.
+func newCollector(o options, cands socketCandidates) *bird.Collector {
+	c := &bird.Collector{V4Socket: o.birdSocket, V6Socket: o.bird6Socket, Timeout: o.birdTimeout}
+	if !o.birdSocketSet && len(cands.v4) > 0 {
+		c.V4Socket, c.V4Fallbacks = cands.v4[0], cands.v4[1:]
+	}
+	if !o.bird6SocketSet && len(cands.v6) > 0 {
+		c.V6Socket, c.V6Fallbacks = cands.v6[0], cands.v6[1:]
+	}
+	return c
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

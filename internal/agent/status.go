@@ -59,7 +59,7 @@ const maxConditionMessageBytes = 2048
 
 // issueRank orders reasons by how much they matter to an operator: the first one present becomes the
 // Ready condition's reason.
-var issueRank = []string{v3.ReasonDaemonUnreachable, v3.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated, v3.ReasonPeersTruncated}
+var issueRank = []string{v3.ReasonDaemonUnreachable, v3.ReasonCollectionFailed, v3.ReasonPartialParse, v3.ReasonRoutesTruncated, v3.ReasonPeersTruncated, v3.ReasonVersionUnrecognized}
 
 // readyCondition is True when every requested section was collected completely, otherwise False with the
 // most important reason and every issue in the message.
@@ -111,8 +111,10 @@ func readyCondition(s collect.Sections) metav1.Condition {
 	}
 	m := collect.ClampText(msg.String(), maxConditionMessageBytes)
 	// Truncated lists are a size policy, not a failure: the status is still complete for what it holds.
+	// So is an unrecognised version read in a decided dialect: the issue says which, and anything that
+	// then failed to parse adds its own issue, which outranks it.
 	status := metav1.ConditionFalse
-	if reason == v3.ReasonRoutesTruncated || reason == v3.ReasonPeersTruncated {
+	if reason == v3.ReasonRoutesTruncated || reason == v3.ReasonPeersTruncated || reason == v3.ReasonVersionUnrecognized {
 		status = metav1.ConditionTrue
 	}
 	return metav1.Condition{Type: v3.ConditionReady, Status: status, Reason: reason, Message: m}

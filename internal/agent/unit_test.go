@@ -130,6 +130,11 @@ func TestReadyCondition(t *testing.T) {
 			Issues: []v3.StatusIssue{{Family: v3.IPFamilyV4, Reason: v3.ReasonRoutesTruncated}}}}, metav1.ConditionTrue, v3.ReasonRoutesTruncated},
 		{"truncated peers only is still ready", collect.Sections{BGP: &v3.CalicoNodeBGPStatus{PeersTruncated: true,
 			Issues: []v3.StatusIssue{{Family: v3.IPFamilyV6, Reason: v3.ReasonPeersTruncated}}}}, metav1.ConditionTrue, v3.ReasonPeersTruncated},
+		{"unrecognised version only is still ready", sectionsWith(v3.StatusIssue{Reason: v3.ReasonVersionUnrecognized,
+			Message: "BIRD version \"x\" not recognised: replies read as BIRD 2.x's"}), metav1.ConditionTrue, v3.ReasonVersionUnrecognized},
+		{"partial parse wins over an unrecognised version", sectionsWith(
+			v3.StatusIssue{Reason: v3.ReasonVersionUnrecognized}, v3.StatusIssue{Reason: v3.ReasonPartialParse}),
+			metav1.ConditionFalse, v3.ReasonPartialParse},
 	}
 	for _, tc := range cases {
 		c := readyCondition(tc.sections)

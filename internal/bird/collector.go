@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -29,6 +33,11 @@ var ErrNoSocket = errors.New("no control socket configured for this family")
 // A Collector is safe for concurrent use; its fields must not change while a collection runs.
 type Collector struct {
 	V4Socket, V6Socket string
+	// V4Fallbacks and V6Fallbacks are control sockets tried in order, at each collection, when V4Socket
+	// (V6Socket) does not accept a connection: calico-node reads /var/run/calico/bird{,6}.ctl, then
+	// /var/run/bird/bird{,6}.ctl. The first that accepts is read; DaemonSnapshot.Socket says which. Only
+	// a failed connect moves on: a daemon that accepts and then answers wrongly is that daemon's error.
+	V4Fallbacks, V6Fallbacks []string
 	// Timeout bounds a whole collection (DefaultTimeout when 0); the context given to Collect can end it
 	// sooner.
 	Timeout time.Duration
@@ -71,12 +80,12 @@ func (c *Collector) Collect(ctx context.Context, need Need) Snapshot {
 	done6 := make(chan struct{})
 	go func() {
 		defer close(done6)
-		v6 := c.newSession(c.V6Socket)
+		v6 := c.newSession(IPv6)
 		defer v6.close()
 		c.collectFamily(ctx6, v6, need, &v6snap)
 	}()
 
-	v4 := c.newSession(c.V4Socket)
+	v4 := c.newSession(IPv4)
 	defer v4.close()
 	if c.V4Socket != "" {
 		// The greeting tells whether this daemon is BIRD 2 and serves both families.
@@ -102,6 +111,8 @@ func (c *Collector) collectFamily(ctx context.Context, s *session, need Need, d 
 		return
 	}
 	r := c.read(ctx, s, need, d.Family)
+	d.Socket = s.path
+	d.DialectNote = r.dialectNote
 	d.Status, d.StatusErr = r.status, r.statusErr
 	d.Protocols, d.ProtocolsErr = r.protocols, r.protocolsErr
 	d.Routes, d.RoutesErr = r.routes, r.routesErr
@@ -118,6 +129,7 @@ func (c *Collector) collectBoth(ctx context.Context, s *session, need Need, snap
 	now := time.Now()
 	for _, d := range []*DaemonSnapshot{&snap.V4, &snap.V6} {
 		d.Socket = s.path
+		d.DialectNote = r.dialectNote
 		d.CollectedAt = now
 		if r.status != nil {
 			st := *r.status
@@ -224,6 +236,7 @@ func setAll(d *DaemonSnapshot, need Need, err error) {
 // readResult is what one daemon answered.
 type readResult struct {
 	major        int
+	dialectNote  string
 	status       *Status
 	statusErr    error
 	protocols    []Protocol
@@ -245,6 +258,10 @@ func (c *Collector) read(ctx context.Context, s *session, need Need, family Fami
 		}
 		if err == nil {
 			st := p.st
+			if st.Major == 0 && s.conn != nil {
+				// The version cannot be read: report the dialect the replies were read in.
+				st.Major = s.conn.Major
+			}
 			r.status = &st
 		}
 		r.statusErr = err
@@ -293,23 +310,155 @@ func (c *Collector) read(ctx context.Context, s *session, need Need, family Fami
 	if s.conn != nil {
 		r.major = s.conn.Major
 	}
+	r.dialectNote = s.dialectNote
 	return r
 }
 
 // session is the connection to one daemon during one collection.
 type session struct {
-	c       *Collector
+	c      *Collector
+	family Family // IPv4: the daemon on V4Socket (both families if it is BIRD 2); IPv6: on V6Socket
+	// paths are the sockets to try, in order: the configured one, then its fallbacks.
+	paths []string
+	// path is the socket connected to; before that (or when none accepted), the configured one.
 	path    string
 	conn    *Conn
 	dialErr error
 	dialed  bool
+	// dialectNote says how the reply dialect was decided when the greeting's version could not be read.
+	dialectNote string
 }
 
-func (c *Collector) newSession(path string) *session { return &session{c: c, path: path} }
+func (c *Collector) newSession(f Family) *session {
+	s := &session{c: c, family: f, path: c.V4Socket}
+	fallbacks := c.V4Fallbacks
+	if f == IPv6 {
+		s.path, fallbacks = c.V6Socket, c.V6Fallbacks
+	}
+	if s.path != "" {
+		s.paths = append([]string{s.path}, fallbacks...)
+	}
+	return s
+}
 
+// dial connects to the first of the session's sockets that accepts a connection, and decides the reply
+// dialect when the daemon's greeting does not name a version that can be read.
 func (s *session) dial(ctx context.Context) {
 	s.dialed = true
-	s.conn, s.dialErr = Dial(ctx, s.path, s.c.MaxReplyBytes)
+	s.conn, s.dialErr, s.dialectNote = nil, nil, ""
+	if len(s.paths) == 0 {
+		s.dialErr = ErrNoSocket
+		return
+	}
+	var first error
+	var also []string
+	for i, p := range s.paths {
+		conn, err := Dial(ctx, p, s.c.MaxReplyBytes)
+		if err == nil {
+			s.conn, s.path = conn, p
+			break
+		}
+		if i == 0 {
+			first = err
+		} else {
+			also = append(also, err.Error())
+		}
+		if !connectFailed(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	if s.conn == nil {
+		s.path = s.paths[0]
+		s.dialErr = first
+		if len(also) > 0 {
+			s.dialErr = fmt.Errorf("%w (also tried: %s)", first, strings.Join(also, "; "))
+		}
+		return
+	}
+	if s.conn.Major == 0 {
+		s.decideDialect(ctx)
+	}
+}
+
+// connectFailed reports whether a Dial error means nothing accepted the connection (no socket file, or
+// nobody listening on it), rather than a daemon that accepted and then failed to greet.
+func connectFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// decideDialect chooses the reply dialect of a daemon whose version cannot be read, so collection goes on
+// whatever the version string says, and records why in dialectNote (the status reports it):
+//
+//   - the daemon on the IPv6 socket is BIRD 1.x: only BIRD 1.x runs a second daemon, bird6, for IPv6;
+//   - else what the daemon prints: `show protocols` heads its reply with "name proto table ..." in BIRD
+//     1.x and "Name Proto Table ..." in BIRD 2.x and 3.x;
+//   - else the socket layout: a bird6.ctl beside this socket, or at the configured IPv6 socket, means
+//     BIRD 1.x's two daemons;
+//   - else BIRD 2.x, the dialect of every current release.
+func (s *session) decideDialect(ctx context.Context) {
+	major, why := 0, ""
+	switch {
+	case s.family == IPv6:
+		major, why = 1, "it answers on the IPv6 socket, which only BIRD 1.x's bird6 serves"
+	default:
+		m, ok := s.probeHeading(ctx)
+		if s.conn == nil {
+			return // the probe broke the connection: the session reports that error
+		}
+		if ok {
+			major, why = m, fmt.Sprintf("its %q reply has BIRD %d.x's heading", cmdProbe, m)
+		} else if p, beside := s.c.v6SocketBeside(s.path); beside {
+			major, why = 1, fmt.Sprintf("an IPv6 socket %s exists beside it, as with BIRD 1.x's two daemons", p)
+		} else {
+			major, why = 2, "nothing says otherwise (no IPv6 socket beside it)"
+		}
+	}
+	s.conn.Major = major
+	s.dialectNote = fmt.Sprintf("BIRD version %q (socket %s) not recognised: replies read as BIRD %d.x's, because %s",
+		s.conn.Version, s.path, major, why)
+}
+
+// cmdProbe is the command whose reply heading tells BIRD 1.x from 2.x: short (one line per protocol)
+// and read-only.
+const cmdProbe = "show protocols"
+
+// probeHeading sends cmdProbe and reads the dialect from its heading line. A transport error leaves the
+// session without a connection and its error in dialErr.
+func (s *session) probeHeading(ctx context.Context) (major int, ok bool) {
+	err := s.conn.Run(ctx, cmdProbe, func(code int, text []byte, _ int) {
+		if code != codeProtoHeading || ok {
+			return
+		}
+		switch f, _ := nextField(text); string(f) {
+		case "name":
+			major, ok = 1, true
+		case "Name":
+			major, ok = 2, true
+		}
+	})
+	if err != nil && s.conn.Broken() != nil {
+		_ = s.conn.Close()
+		s.conn, s.dialErr = nil, fmt.Errorf("bird: decide the reply dialect of %s: %w", s.path, err)
+		return 0, false
+	}
+	return major, ok
+}
+
+// v6SocketBeside returns an IPv6 control socket that exists: bird6.ctl in the directory of path, or
+// one of the configured IPv6 sockets.
+func (c *Collector) v6SocketBeside(path string) (string, bool) {
+	cands := []string{filepath.Join(filepath.Dir(path), "bird6.ctl")}
+	if c.V6Socket != "" {
+		cands = append(cands, c.V6Socket)
+		cands = append(cands, c.V6Fallbacks...)
+	}
+	for _, p := range cands {
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return p, true
+		}
+	}
+	return "", false
 }
 
 // run sends cmd on the session's connection. It dials when it has not yet, and again when the last

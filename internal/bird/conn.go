@@ -18,10 +18,13 @@ type Conn struct {
 	path string
 	nc   net.Conn
 	lr   *lineReader
-	// Version is the daemon's version from its greeting ("0001 BIRD 1.6.8 ready."), Major its major number.
+	// Version is the daemon's version from its greeting ("0001 BIRD 1.6.8 ready."), as printed.
 	Version string
-	Major   int
-	broken  error
+	// Major is the major number of the BIRD that Version names, which decides the reply dialect (1: BIRD
+	// 1.x; 2 and later: BIRD 2.x). It is 0 when Version cannot be read; the Collector then sets the
+	// dialect it decided on.
+	Major  int
+	broken error
 }
 
 // Dial connects to the BIRD control socket at path and reads the daemon's greeting, which gives its
@@ -55,23 +58,34 @@ func Dial(ctx context.Context, path string, maxReply int64) (*Conn, error) {
 	return c, nil
 }
 
-// parseGreeting reads "BIRD 1.6.8 ready." (code 0001) into the version and its major number.
+// parseGreeting reads "BIRD 1.6.8 ready." (code 0001) into the version and its major number. The
+// greeting is accepted whatever the version says (ok is false only for something that is not a BIRD
+// greeting at all); major is 0 when the version cannot be read, and the caller decides the dialect.
 func parseGreeting(code int, text []byte) (version string, major int, ok bool) {
 	if code != 1 {
 		return "", 0, false
 	}
 	f := bytes.Fields(text)
-	if len(f) < 2 || string(f[0]) != "BIRD" {
+	if len(f) < 1 || string(f[0]) != "BIRD" {
 		return "", 0, false
 	}
-	version = string(f[1])
-	major, ok = majorOf(version)
-	return version, major, ok
+	// "BIRD ready." has no version; anything else in second place is the version as the build names it.
+	if len(f) >= 2 && !(len(f) == 2 && string(f[1]) == "ready.") {
+		version = string(f[1])
+	}
+	major, _ = majorOf(version)
+	return version, major, true
 }
 
-// majorOf returns the major number of a version like "1.6.8", "2.0.12" or "v2.15-12-gabc".
+// majorOf returns the major number of the BIRD a version string names: "1.6.8", "2.0.12", "v2.15.1",
+// "3.1.0", "v2.15-12-gabc" (a git build), and Calico's fork "v0.3.3+birdv1.6.8", whose own version
+// comes first and the BIRD it is built on after "+bird". ok is false when no major can be read: the
+// caller decides the reply dialect another way (the Collector does, and says so).
 func majorOf(version string) (int, bool) {
 	v := version
+	if i := lastIndexFold(v, "+bird"); i >= 0 {
+		v = v[i+len("+bird"):]
+	}
 	if len(v) > 0 && (v[0] == 'v' || v[0] == 'V') {
 		v = v[1:]
 	}
@@ -87,6 +101,27 @@ func majorOf(version string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// lastIndexFold is strings.LastIndex ignoring ASCII case, byte for byte (strings.ToLower would change
+// the length of invalid UTF-8, and the index with it).
+func lastIndexFold(s, sub string) int {
+	lower := func(c byte) byte {
+		if 'A' <= c && c <= 'Z' {
+			return c + 'a' - 'A'
+		}
+		return c
+	}
+next:
+	for i := len(s) - len(sub); i >= 0; i-- {
+		for j := 0; j < len(sub); j++ {
+			if lower(s[i+j]) != lower(sub[j]) {
+				continue next
+			}
+		}
+		return i
+	}
+	return -1
 }
 
 // Path is the control socket path.

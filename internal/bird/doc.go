@@ -5,7 +5,9 @@
 //
 // Layers, bottom up:
 //
-//   - conn.go: Dial reads the greeting ("0001 BIRD 1.6.8 ready.", which gives the version), Conn.Run
+//   - conn.go: Dial reads the greeting ("0001 BIRD 1.6.8 ready.", which gives the version; Calico's fork
+//     greets "BIRD v0.3.3+birdv1.6.8", the BIRD it is built on after "+bird"; any version is accepted,
+//     one that cannot be read leaves the dialect to the Collector), Conn.Run
 //     sends one command and streams its reply; context deadlines and cancellation interrupt blocked I/O.
 //     One Conn serves commands one after the other; after a transport error it is unusable.
 //   - framing.go: splits the stream into lines ("DDDD-text", " text", "DDDD text") without copying,
@@ -18,8 +20,11 @@
 //     of the reply survives.
 //   - collector.go: Collector.Collect, what the agent calls: BIRD 1.6's bird.ctl and bird6.ctl read
 //     concurrently, or one BIRD 2 daemon split into both families; every section carries its own error.
+//     Per family, fallback sockets are tried in order at each collection (calico-node's
+//     /var/run/calico then /var/run/bird). A daemon whose version cannot be read is read in a dialect
+//     decided from its reply shape or the socket layout, said in DaemonSnapshot.DialectNote.
 //
-// Tests: captured replies of real BIRD 1.6.8 and 2.0.12 (testdata/captures from the lab,
+// Tests: captured replies of real BIRD 1.6.8, 2.0.12 and Calico's fork (testdata/captures from the lab,
 // testdata/minilab), compared with birdc's view of the same moment; fuzz targets seeded from them; fault
 // tests against a fake daemon; and, as root, real daemons (lab_test.go, realbird_test.go).
 package bird

@@ -114,17 +114,30 @@ func TestParseGreeting(t *testing.T) {
 		code        int
 		text        string
 		wantVersion string
-		wantMajor   int
+		wantMajor   int // 0: the version cannot be read, the Collector decides the dialect
 		ok          bool
 	}{
 		{1, "BIRD 1.6.8 ready.", "1.6.8", 1, true},
 		{1, "BIRD 2.0.12 ready.", "2.0.12", 2, true},
+		{1, "BIRD v2.15.1 ready.", "v2.15.1", 2, true},
+		{1, "BIRD 2.17.1 ready.", "2.17.1", 2, true},
+		{1, "BIRD v2.15-12-gabc ready.", "v2.15-12-gabc", 2, true},
 		{1, "BIRD v2.15.1-12-gdeadbee ready.", "v2.15.1-12-gdeadbee", 2, true},
 		{1, "BIRD 3.0.0 ready.", "3.0.0", 3, true},
+		{1, "BIRD 3.1.0 ready.", "3.1.0", 3, true},
+		// Calico's fork: its own version, then the BIRD it is built on.
+		{1, "BIRD v0.3.3+birdv1.6.8 ready.", "v0.3.3+birdv1.6.8", 1, true},
+		{1, "BIRD v0.3.3-211-g9111ec3c+birdv1.6.8 ready.", "v0.3.3-211-g9111ec3c+birdv1.6.8", 1, true},
+		{1, "BIRD 1.6.3calico0.3.0 ready.", "1.6.3calico0.3.0", 1, true},
+		// Versions that cannot be read are still BIRD greetings: accepted, major 0.
+		{1, "BIRD x.y ready.", "x.y", 0, true},
+		{1, "BIRD v0.3.3 ready.", "v0.3.3", 0, true},
+		{1, "BIRD +bird ready.", "+bird", 0, true},
+		{1, "BIRD ready.", "", 0, true},
+		{1, "BIRD", "", 0, true},
 		{2, "BIRD 1.6.8 ready.", "", 0, false},
 		{1, "FRR 8.1 ready.", "", 0, false},
-		{1, "BIRD x.y ready.", "", 0, false},
-		{1, "BIRD", "", 0, false},
+		{1, "", "", 0, false},
 	}
 	for _, tt := range tests {
 		v, m, ok := parseGreeting(tt.code, []byte(tt.text))

@@ -57,15 +57,59 @@ func FuzzFraming(f *testing.F) {
 	})
 }
 
+// versionForms are the version strings BIRD builds print (Calico's fork names the BIRD it is built on
+// after "+bird"), and forms that cannot be read; every one is a seed of the status and greeting targets.
+var versionForms = []string{
+	"1.6.8", "2.0.12", "v2.15.1", "2.17.1", "3.1.0", "v2.15-12-gabc", "v0.3.3+birdv1.6.8",
+	"v0.3.3-211-g9111ec3c+birdv1.6.8", "1.6.3calico0.3.0", "v0.3.3", "x.y", "+bird", "",
+}
+
+func statusSeeds() []string {
+	seeds := []string{"1000 BIRD\n", "1000-BIRD\n0013 Daemon is up and running\n", "1000-BIRD\x00\xff\n0013 x\n", "1000-BIRD\t\n0000 \n"}
+	for _, v := range versionForms {
+		seeds = append(seeds, "1000-BIRD "+v+"\n1011-Router ID is 10.99.0.1\n Last reboot on 2026-11-24 10:13:55\n0013 Daemon is up and running\n")
+	}
+	return seeds
+}
+
 func FuzzParseStatus(f *testing.F) {
-	addSeeds(f)
+	addSeeds(f, statusSeeds()...)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st, ws, err := ParseStatus(bytes.NewReader(in), fuzzCap/2)
-		if err == nil && (st == nil || st.Version == "" || st.Major < 1) {
-			t.Fatalf("status %+v without error", st)
+		if err == nil {
+			// Any version is accepted as printed; Major is what can be read of it (0: nothing).
+			if st == nil {
+				t.Fatal("no status and no error")
+			}
+			if m, _ := majorOf(st.Version); st.Major != m || strings.ContainsAny(st.Version, " \t\n") {
+				t.Fatalf("status %+v: version %q gives major %d", st, st.Version, m)
+			}
 		}
 		if len(ws) > 100 {
 			t.Fatalf("%d warnings", len(ws))
+		}
+	})
+}
+
+func FuzzParseGreeting(f *testing.F) {
+	for _, v := range versionForms {
+		f.Add(1, []byte("BIRD "+v+" ready."))
+	}
+	f.Add(1, []byte("BIRD"))
+	f.Add(2, []byte("BIRD 1.6.8 ready."))
+	f.Fuzz(func(t *testing.T, code int, text []byte) {
+		v, major, ok := parseGreeting(code, text)
+		if !ok {
+			if v != "" || major != 0 {
+				t.Fatalf("refused greeting gave %q, %d", v, major)
+			}
+			return
+		}
+		if code != 1 || !bytes.HasPrefix(bytes.TrimLeft(text, " \t\r\n\v\f"), []byte("BIRD")) {
+			t.Fatalf("greeting %d %q accepted", code, text)
+		}
+		if m, _ := majorOf(v); m != major || major < 0 {
+			t.Fatalf("greeting %q: major %d, version %q gives %d", text, major, v, m)
 		}
 	})
 }

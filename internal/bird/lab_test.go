@@ -234,13 +234,14 @@ func TestRealBIRDKilledAndRestarted(t *testing.T) {
 }
 
 // TestLab: the lab of test/lab (3 Calico-like nodes, mesh, ToR, gobgpd, dead and disabled peers) for
-// both BIRD versions: on every node our snapshot agrees with birdc/birdc6, holds the sessions the lab
-// promises, and the two versions give the same picture of the same topology.
+// every BIRD flavour (Debian's 1.6 and 2, and Calico's fork when a build is given: lab.Flavours): on every
+// node our snapshot agrees with birdc/birdc6 (the fork's birdcl/birdcl6), holds the sessions the lab
+// promises, and every flavour gives the same picture of the same topology as BIRD 1.6.
 func TestLab(t *testing.T) {
-	node1 := map[int]Snapshot{}
-	for _, major := range []int{1, 2} {
-		t.Run(fmt.Sprintf("bird%d", major), func(t *testing.T) {
-			l := lab.Start(t, lab.Options{Name: fmt.Sprintf("cnsbird%d", major), Bird: major, Nodes: 3})
+	node1 := map[string]Snapshot{}
+	for _, f := range lab.Flavours(t) {
+		t.Run(f.Name, func(t *testing.T) {
+			l := lab.Start(t, f.Options(lab.Options{Name: "cnsbird" + f.Tag, Nodes: 3}))
 			for i, n := range l.Nodes {
 				t.Run(n.Name, func(t *testing.T) {
 					c := &Collector{V4Socket: n.Socket4, V6Socket: n.Socket6, Timeout: 30 * time.Second}
@@ -251,31 +252,42 @@ func TestLab(t *testing.T) {
 						}
 						return execOutput(client, append([]string{"-s", sock}, strings.Fields(cmd)...)...)
 					}
-					s := agreeWithBirdc(t, c, major, birdc)
+					s := agreeWithBirdc(t, c, f.Bird, birdc)
 					checkLabNode(t, l, n, s)
 					if i == 0 {
-						node1[major] = s
+						node1[f.Name] = s
 					}
 				})
 			}
 		})
 	}
-	s1, ok1 := node1[1]
-	s2, ok2 := node1[2]
-	if !ok1 || !ok2 {
-		return // a lab failed; its subtest said why
+	s1, ok1 := node1[lab.Bird1.Name]
+	if !ok1 {
+		return // the BIRD 1.6 lab failed; its subtest said why
 	}
-	for _, d := range sameTopologyDiffs(s1, s2) {
-		t.Error(d)
+	for name, s := range node1 {
+		if name == lab.Bird1.Name {
+			continue
+		}
+		for _, d := range sameTopologyDiffs(s1, s) {
+			t.Errorf("%s against bird1: %s", name, d)
+		}
+		t.Logf("node1 of the bird1 and %s labs: %d+%d protocols, %d+%d routes compared", name, len(s.V4.Protocols), len(s.V6.Protocols),
+			len(s.V4.Routes), len(s.V6.Routes))
 	}
-	t.Logf("node1 of both labs: %d+%d protocols, %d+%d routes compared", len(s1.V4.Protocols), len(s1.V6.Protocols),
-		len(s1.V4.Routes), len(s1.V6.Routes))
+	if len(node1) < 2 {
+		t.Errorf("only %d lab(s) read; nothing to compare BIRD 1.6 with", len(node1))
+	}
 }
 
 func checkLabNode(t *testing.T, l *lab.Lab, n lab.Node, s Snapshot) {
 	t.Helper()
 	if s.V4.Status.Version != l.BirdVersion || s.V4.Status.RouterID != n.IP4 || !s.V6.Status.Up {
 		t.Errorf("status %+v / %+v, want version %s router ID %s", s.V4.Status, s.V6.Status, l.BirdVersion, n.IP4)
+	}
+	// Every flavour's version names its dialect (Calico's fork: "+birdv1.6.8"), nothing is assumed.
+	if s.V4.Status.Major != l.Bird || s.V6.Status.Major != l.Bird || s.V4.DialectNote != "" || s.V6.DialectNote != "" {
+		t.Errorf("major %d/%d, dialect notes %q/%q; want %d and none", s.V4.Status.Major, s.V6.Status.Major, s.V4.DialectNote, s.V6.DialectNote, l.Bird)
 	}
 	type peer struct {
 		d            DaemonSnapshot
@@ -354,7 +366,7 @@ func checkLabNode(t *testing.T, l *lab.Lab, n lab.Node, s Snapshot) {
 	}
 }
 
-// sameTopologyDiffs compares node1 of the BIRD 1.6 lab with node1 of the BIRD 2 lab: the same BGP
+// sameTopologyDiffs compares node1 of the BIRD 1.6 lab with node1 of another flavour's lab: the same BGP
 // sessions per family, in the same states, and the same routes (prefix, FIB/RIB, kind, next hops, and
 // source protocol, where BIRD 2's per-family protocols kernel2/static2 stand for 1.6's kernel1/static1).
 func sameTopologyDiffs(s1, s2 Snapshot) []string {
@@ -374,7 +386,7 @@ func sameTopologyDiffs(s1, s2 Snapshot) []string {
 		}
 		a, b := sessions(pair[0]), sessions(pair[1])
 		if fmt.Sprint(a) != fmt.Sprint(b) {
-			diffs = append(diffs, fmt.Sprintf("%v sessions differ:\n 1.6: %v\n 2.x: %v", pair[0].Family, a, b))
+			diffs = append(diffs, fmt.Sprintf("%v sessions differ:\n 1.6: %v\n  vs: %v", pair[0].Family, a, b))
 		}
 		routes := func(d DaemonSnapshot) map[string]int {
 			m := map[string]int{}
@@ -386,12 +398,12 @@ func sameTopologyDiffs(s1, s2 Snapshot) []string {
 		ra, rb := routes(pair[0]), routes(pair[1])
 		for k, n := range ra {
 			if rb[k] != n {
-				diffs = append(diffs, fmt.Sprintf("%v route %q: %d in 1.6, %d in 2.x", pair[0].Family, k, n, rb[k]))
+				diffs = append(diffs, fmt.Sprintf("%v route %q: %d in 1.6, %d in the other", pair[0].Family, k, n, rb[k]))
 			}
 		}
 		for k, n := range rb {
 			if _, ok := ra[k]; !ok {
-				diffs = append(diffs, fmt.Sprintf("%v route %q: 0 in 1.6, %d in 2.x", pair[0].Family, k, n))
+				diffs = append(diffs, fmt.Sprintf("%v route %q: 0 in 1.6, %d in the other", pair[0].Family, k, n))
 			}
 		}
 	}

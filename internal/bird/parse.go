@@ -25,9 +25,10 @@ func ParseStatus(r io.Reader, maxReply int64) (*Status, []Warning, error) {
 	return &p.st, p.warnings, nil
 }
 
-// check reports a reply that was complete but said nothing of what `show status` says.
+// check reports a reply that was complete but said nothing of what `show status` says. An empty or
+// unreadable version is not an error: the status is reported with the version as printed.
 func (p *statusParser) check() error {
-	if p.st.Version == "" || !p.sawFinal {
+	if !p.sawVersion || !p.sawFinal {
 		return fmt.Errorf("bird %q: reply has no version or no final status line", p.cmd)
 	}
 	return nil

@@ -25,24 +25,24 @@ type statusParser struct {
 	cmd      string
 	st       Status
 	warnings []Warning
-	sawFinal bool
+	// sawVersion and sawFinal say the reply had its "BIRD <version>" line and its closing line.
+	sawVersion, sawFinal bool
 }
 
 func (p *statusParser) line(code int, text []byte, lineNo int) {
 	switch code {
 	case codeStatusVersion:
-		f, _ := nextField(text)
+		f, rest := nextField(text)
 		if string(f) != "BIRD" {
 			p.warn(lineNo, text, "expected \"BIRD <version>\"")
 			return
 		}
-		v, _ := nextField(text[len(f)+1:])
-		major, ok := majorOf(string(v))
-		if !ok {
-			p.warn(lineNo, text, "unreadable version")
-			return
-		}
-		p.st.Version, p.st.Major = string(v), major
+		// The version as the daemon prints it, whatever its form ("1.6.8", "v0.3.3+birdv1.6.8", or
+		// nothing at all): a version that cannot be read leaves Major 0 and never fails the status.
+		v, _ := nextField(rest)
+		p.sawVersion = true
+		p.st.Version = string(v)
+		p.st.Major, _ = majorOf(p.st.Version)
 	case codeStatusDetail:
 		t := trimSpace(text)
 		switch {

@@ -286,6 +286,37 @@ func TestParseStatus(t *testing.T) {
 			reply: "1000-BIRD 3.0.1\n1011-Router ID is 1.2.3.4  1.2.3.4    01020304\n Graceful restart recovery in progress\n0013 Daemon is up and running\n",
 			want:  &Status{Version: "3.0.1", Major: 3, RouterID: "1.2.3.4", Up: true, Message: "Daemon is up and running"},
 		},
+		{
+			name:  "Calico's fork",
+			reply: "1000-BIRD v0.3.3+birdv1.6.8\n1011-Router ID is 10.99.0.1\n Last reboot on 2026-11-24 10:13:55\n0013 Daemon is up and running\n",
+			want:  &Status{Version: "v0.3.3+birdv1.6.8", Major: 1, RouterID: "10.99.0.1", BootTime: "2026-11-24 10:13:55", Up: true, Message: "Daemon is up and running"},
+		},
+		{
+			name:  "unreadable version kept as printed",
+			reply: "1000-BIRD next-gen\n1011-Router ID is 1.2.3.4\n0013 Daemon is up and running\n",
+			want:  &Status{Version: "next-gen", RouterID: "1.2.3.4", Up: true, Message: "Daemon is up and running"},
+		},
+		// issue 11 finding 1: "1000 BIRD" with nothing after the word panicked (slice bounds out of range).
+		{
+			name:    "version line with nothing after BIRD, final",
+			reply:   "1000 BIRD\n",
+			wantErr: true, // no closing "Daemon is ..." line
+		},
+		{
+			name:  "version line with nothing after BIRD",
+			reply: "1000-BIRD\n1011-Router ID is 1.2.3.4\n0013 Daemon is up and running\n",
+			want:  &Status{RouterID: "1.2.3.4", Up: true, Message: "Daemon is up and running"},
+		},
+		{
+			name:  "version line BIRD and a tab",
+			reply: "1000-BIRD\t\n0013 Daemon is up and running\n",
+			want:  &Status{Up: true, Message: "Daemon is up and running"},
+		},
+		{
+			name:    "version line BIRD and odd bytes",
+			reply:   "1000-BIRD\x00\xff\n0013 Daemon is up and running\n",
+			wantErr: true, // "BIRD\x00\xff" is not the word BIRD: no version line
+		},
 		{name: "no version", reply: "1011-Router ID is 1.2.3.4\n0013 Daemon is up and running\n", wantErr: true},
 		{name: "not a status reply", reply: "0000 \n", wantErr: true},
 	}

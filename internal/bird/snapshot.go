@@ -25,9 +25,11 @@ func (f Family) String() string {
 
 // Status is what `show status` reports.
 type Status struct {
-	// Version is the daemon's version as it prints it, for example "1.6.8" or "2.0.12".
+	// Version is the daemon's version as it prints it, for example "1.6.8", "2.0.12" or Calico's
+	// "v0.3.3+birdv1.6.8".
 	Version string
-	// Major is the major version, 1 or 2; it decides the parsers used for this daemon.
+	// Major is the major version of the BIRD it is (1 for Calico's fork of 1.6.8); when Version cannot be
+	// read, the dialect its replies were read in (DaemonSnapshot.DialectNote says why).
 	Major int
 	// RouterID is the daemon's router ID.
 	RouterID string
@@ -163,8 +165,11 @@ type Warning struct {
 // has its own error, so one failure (a daemon down, a reply cut off) degrades only that section.
 type DaemonSnapshot struct {
 	Family Family
-	// Socket is the control socket path that was read.
+	// Socket is the control socket path that was read (with fallbacks, the one that accepted).
 	Socket string
+	// DialectNote is set when the daemon's version could not be read: it says in which dialect (BIRD 1.x
+	// or 2.x replies) the daemon was read, and why. Empty when the version decided it.
+	DialectNote string
 
 	Status    *Status
 	StatusErr error

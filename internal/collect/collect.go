@@ -114,6 +114,34 @@ func Build(s bird.Snapshot, classes []v3.NodeStatusClassType, opts Options) Sect
 	if slices.Contains(classes, v3.NodeStatusClassTypeRoutes) {
 		out.Routes = buildRoutes(&s, opts)
 	}
+	// How a daemon with an unreadable version was read is said once, in the first section requested.
+	if is := dialectIssues(&s); len(is) > 0 {
+		switch {
+		case out.Agent != nil:
+			out.Agent.Issues = capIssues(append(out.Agent.Issues, is...))
+		case out.BGP != nil:
+			out.BGP.Issues = capIssues(append(out.BGP.Issues, is...))
+		case out.Routes != nil:
+			out.Routes.Issues = capIssues(append(out.Routes.Issues, is...))
+		}
+	}
+	return out
+}
+
+// dialectIssues says, per family, in which dialect a daemon whose version could not be read was read
+// (bird.DaemonSnapshot.DialectNote). One BIRD 2 daemon read for both families gives one issue without
+// a family.
+func dialectIssues(s *bird.Snapshot) []v3.StatusIssue {
+	v4, v6 := s.V4.DialectNote, s.V6.DialectNote
+	if v4 != "" && v4 == v6 && s.V4.Socket == s.V6.Socket {
+		return []v3.StatusIssue{{Reason: v3.ReasonVersionUnrecognized, Message: clampMessage(v4)}}
+	}
+	var out []v3.StatusIssue
+	for i, d := range families(s) {
+		if d.DialectNote != "" {
+			out = append(out, v3.StatusIssue{Family: apiFamily(i), Reason: v3.ReasonVersionUnrecognized, Message: clampMessage(d.DialectNote)})
+		}
+	}
 	return out
 }
 

@@ -126,6 +126,58 @@ func TestSectionsPresence(t *testing.T) {
 	}
 }
 
+// TestDialectIssue: a daemon read in a decided dialect (its version unreadable) is said in one
+// VersionUnrecognized issue per daemon, in the first section requested, and nothing else changes.
+func TestDialectIssue(t *testing.T) {
+	A, B, R := v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes
+	plain := Build(lab(), []v3.NodeStatusClassType{A, B, R}, Options{})
+	const note4, note6 = "BIRD version \"x\" (socket /b.ctl) not recognised: replies read as BIRD 1.x's, because ...", "v6 note"
+	for _, tc := range []struct {
+		name    string
+		classes []v3.NodeStatusClassType
+		edit    func(*bird.Snapshot)
+		section string
+		want    []v3.StatusIssue
+	}{
+		{"per family, agent", []v3.NodeStatusClassType{A, B, R}, func(s *bird.Snapshot) { s.V4.DialectNote, s.V6.DialectNote = note4, note6 }, "agent",
+			[]v3.StatusIssue{{Family: v3.IPFamilyV4, Reason: v3.ReasonVersionUnrecognized, Message: note4}, {Family: v3.IPFamilyV6, Reason: v3.ReasonVersionUnrecognized, Message: note6}}},
+		{"one daemon for both families, once", []v3.NodeStatusClassType{R, B}, func(s *bird.Snapshot) {
+			s.V4.DialectNote, s.V6.DialectNote, s.V6.Socket = note4, note4, s.V4.Socket
+		}, "bgp", []v3.StatusIssue{{Reason: v3.ReasonVersionUnrecognized, Message: note4}}},
+		{"routes only", []v3.NodeStatusClassType{R}, func(s *bird.Snapshot) { s.V6.DialectNote = note6 }, "routes",
+			[]v3.StatusIssue{{Family: v3.IPFamilyV6, Reason: v3.ReasonVersionUnrecognized, Message: note6}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := lab()
+			tc.edit(&s)
+			got := Build(s, tc.classes, Options{})
+			sections := map[string][]v3.StatusIssue{}
+			if got.Agent != nil {
+				sections["agent"] = got.Agent.Issues
+			}
+			if got.BGP != nil {
+				sections["bgp"] = got.BGP.Issues
+			}
+			if got.Routes != nil {
+				sections["routes"] = got.Routes.Issues
+			}
+			for name, is := range sections {
+				want := []v3.StatusIssue(nil)
+				if name == tc.section {
+					want = tc.want
+				}
+				if !reflect.DeepEqual(is, want) {
+					t.Errorf("%s issues %+v, want %+v", name, is, want)
+				}
+			}
+			// Only the issue differs from the same snapshot without a note.
+			if got.BGP != nil && !reflect.DeepEqual(got.BGP.PeersV4, plain.BGP.PeersV4) {
+				t.Errorf("peers changed with the note")
+			}
+		})
+	}
+}
+
 // shuffled returns s with every list of protocols, routes and next hops' owners in a random order.
 func shuffled(s bird.Snapshot, r *rand.Rand) bird.Snapshot {
 	for _, d := range []*bird.DaemonSnapshot{&s.V4, &s.V6} {

@@ -19,9 +19,10 @@
 //	-----------------------------------  ------------------------------------------------------
 //	"Daemon is up and running"           state Ready
 //	anything else, or StatusErr          state NotReady (StatusErr also: issue, see Issues)
-//	version ("1.6.8", "2.0.12")          version, as the daemon prints it. Calico prints its BIRD
-//	                                     fork's "v0.3.3+birdv1.6.8"; we print what the daemon we
-//	                                     read says, so upstream BIRD shows "1.6.8" or "2.0.12".
+//	version ("1.6.8", "2.0.12",          version, exactly as the daemon prints it (Calico's BIRD
+//	"v0.3.3+birdv1.6.8", ...)            fork: "v0.3.3+birdv1.6.8", as Calico reports it; upstream
+//	                                     BIRD: "1.6.8", "2.0.12"). Any string is accepted, also an
+//	                                     empty one; see VersionUnrecognized under Issues.
 //	router ID                            routerID
 //	boot time / last reconfiguration     lastBootTime / lastReconfigurationTime, as printed
 //	                                     (seconds precision for both versions: the parsers drop
@@ -140,6 +141,15 @@
 //	                                        show status -> Agent, show protocols -> BGP,
 //	                                        show route -> Routes, other commands -> every section.
 //	a capped route list                     RoutesTruncated with kept and total counts
+//	DialectNote (a daemon whose version     VersionUnrecognized, in the first section requested
+//	cannot be read: neither "X.Y..." nor    (Agent, else BGP, else Routes): one per family, or one
+//	"...+birdvX..." with X >= 1)            without a family when one BIRD 2 daemon served both.
+//	                                        Message: the version, the socket and the dialect assumed
+//	                                        with why (BIRD 1.x on the IPv6 socket; else the heading
+//	                                        of `show protocols`, "name" 1.x / "Name" 2.x; else a
+//	                                        bird6.ctl beside the socket: 1.x; else 2.x). Ready stays
+//	                                        True with this reason when it is the only issue (the
+//	                                        sections are complete in the assumed dialect).
 //
 // Messages are valid UTF-8 of at most 1024 bytes (the CRD's limit).
 //

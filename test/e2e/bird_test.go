@@ -19,26 +19,18 @@ import (
 	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
-// birdLab is a running lab with what the tests do to its daemons: birdc, kill, restart.
+// birdLab is a running lab with what the tests do to its daemons: birdc, kill, restart (with the
+// binaries lab.json names, whatever the flavour).
 type birdLab struct {
 	*lab.Lab
-	paths map[string]string // paths.sh: BIRD1_BIRD, BIRD2_BIRDC, ...
 }
 
 func newBirdLab(t testing.TB, l *lab.Lab) *birdLab {
 	t.Helper()
-	script := filepath.Join(filepath.Dir(lab.Script()), "paths.sh")
-	out, err := exec.Command("bash", "-c", `. "$1" && cns_lab_paths`, "paths", script).Output()
-	if err != nil {
-		t.Fatalf("source %s: %v", script, err)
+	if l.Daemon == "" || l.Daemon6 == "" {
+		t.Fatalf("lab %s: lab.json names no daemon binaries", l.Name)
 	}
-	paths := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			paths[k] = v
-		}
-	}
-	return &birdLab{Lab: l, paths: paths}
+	return &birdLab{Lab: l}
 }
 
 // k8sNode is the Kubernetes node name of a lab node: the lab's name in front, so labs of both BIRD
@@ -56,11 +48,11 @@ func (l *birdLab) daemons(i int) []daemon {
 	dir := filepath.Join(l.RunDir, l.Nodes[i].Name)
 	if l.Bird == 1 {
 		return []daemon{
-			{socket: l.Nodes[i].Socket4, conf: filepath.Join(dir, "bird.conf"), pidFile: filepath.Join(dir, "bird.pid"), bin: l.paths["BIRD1_BIRD"], birdc: l.Birdc},
-			{socket: l.Nodes[i].Socket6, conf: filepath.Join(dir, "bird6.conf"), pidFile: filepath.Join(dir, "bird6.pid"), bin: l.paths["BIRD1_BIRD6"], birdc: l.Birdc6, v6: true},
+			{socket: l.Nodes[i].Socket4, conf: filepath.Join(dir, "bird.conf"), pidFile: filepath.Join(dir, "bird.pid"), bin: l.Daemon, birdc: l.Birdc},
+			{socket: l.Nodes[i].Socket6, conf: filepath.Join(dir, "bird6.conf"), pidFile: filepath.Join(dir, "bird6.pid"), bin: l.Daemon6, birdc: l.Birdc6, v6: true},
 		}
 	}
-	return []daemon{{socket: l.Nodes[i].Socket4, conf: filepath.Join(dir, "bird.conf"), pidFile: filepath.Join(dir, "bird.pid"), bin: l.paths["BIRD2_BIRD"], birdc: l.Birdc}}
+	return []daemon{{socket: l.Nodes[i].Socket4, conf: filepath.Join(dir, "bird.conf"), pidFile: filepath.Join(dir, "bird.pid"), bin: l.Daemon, birdc: l.Birdc}}
 }
 
 // birdc runs a command through the BIRD client on socket (birdc6 for a BIRD 1.6 IPv6 socket).

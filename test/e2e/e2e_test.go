@@ -24,35 +24,44 @@ import (
 // BIRD version gets one lab and one set of agents, shared by its subtests, which run in order and leave
 // the lab as they found it (or wait until it is healthy again).
 
-// fixture is one BIRD version's lab with its agents.
+// fixture is one BIRD flavour's lab with its agents.
 type fixture struct {
-	env    *testenv.Env
-	lab    *birdLab
-	obj    objects
-	dir    string
-	agents []*agentProc // per lab node
-	major  int
+	env     *testenv.Env
+	lab     *birdLab
+	obj     objects
+	dir     string
+	agents  []*agentProc // per lab node
+	flavour lab.Flavour
 }
 
 func (f *fixture) name(what string) string {
-	return fmt.Sprintf("e2e-b%d-%s", f.major, strings.ToLower(what))
+	return fmt.Sprintf("e2e-b%s-%s", f.flavour.Tag, strings.ToLower(what))
 }
 
-// crossVersion keeps node1's status of each BIRD version's example for TestE2E_BIRD16vsBIRD2_SameStatus.
+// crossVersion keeps node1's status of each BIRD flavour's example for the SameStatus tests.
 var crossVersion = struct {
 	sync.Mutex
-	status map[int]v3.CalicoNodeStatusStatus
-}{status: map[int]v3.CalicoNodeStatusStatus{}}
+	status map[string]v3.CalicoNodeStatusStatus // by lab.Flavour.Name
+}{status: map[string]v3.CalicoNodeStatusStatus{}}
 
-func TestE2E_BIRD16_RealLabAgents(t *testing.T) { runSuite(t, 1) }
+func TestE2E_BIRD16_RealLabAgents(t *testing.T) { runSuite(t, lab.Bird1) }
 
-func TestE2E_BIRD2_RealLabAgents(t *testing.T) { runSuite(t, 2) }
+func TestE2E_BIRD2_RealLabAgents(t *testing.T) { runSuite(t, lab.Bird2) }
 
-func runSuite(t *testing.T, major int) {
+// TestE2E_CalicoBIRD_RealLabAgents runs the suite on Calico's BIRD fork when a build is given
+// (CNS_CALICO_BIRD, or $CNS_CACHE_DIR/calico-bird: test/lab/README.md).
+func TestE2E_CalicoBIRD_RealLabAgents(t *testing.T) {
+	if _, ok := lab.CalicoBird(t); !ok {
+		t.Skip("no Calico BIRD build: set CNS_CALICO_BIRD or build one into $CNS_CACHE_DIR/calico-bird (test/lab/README.md)")
+	}
+	runSuite(t, lab.Calico)
+}
+
+func runSuite(t *testing.T, flavour lab.Flavour) {
 	env := testenv.Shared(t)
 	dir := t.TempDir()
-	l := lab.Start(t, lab.Options{Name: fmt.Sprintf("e2eb%d", major), Bird: major, Nodes: 3})
-	f := &fixture{env: env, lab: newBirdLab(t, l), obj: objects{env: env}, dir: dir, major: major}
+	l := lab.Start(t, flavour.Options(lab.Options{Name: "e2eb" + flavour.Tag, Nodes: 3}))
+	f := &fixture{env: env, lab: newBirdLab(t, l), obj: objects{env: env}, dir: dir, flavour: flavour}
 	for i, n := range l.Nodes {
 		f.agents = append(f.agents, startAgent(t, dir, agentConfig{node: f.lab.k8sNode(i), kubeconfig: env.Kubeconfig,
 			sock4: n.Socket4, sock6: n.Socket6}))
@@ -74,7 +83,7 @@ func runSuite(t *testing.T, major int) {
 		{"Fault_BIRDKilledAndBack", f.testBIRDKilled},
 		{"Fault_SocketAbsentAtStart", f.testSocketAbsentAtStart},
 	} {
-		if tc.name == "Fault_ControlPlaneRestarted" && major != 2 {
+		if tc.name == "Fault_ControlPlaneRestarted" && flavour != lab.Bird2 {
 			continue
 		}
 		if !t.Run(tc.name, tc.run) {
@@ -258,7 +267,7 @@ func (f *fixture) testExample(t *testing.T) {
 		})
 		if i == 0 {
 			crossVersion.Lock()
-			crossVersion.status[f.major] = f.obj.get(t, name).Status
+			crossVersion.status[f.flavour.Name] = f.obj.get(t, name).Status
 			crossVersion.Unlock()
 		}
 	}
@@ -797,13 +806,18 @@ func unreachable(o *v3.CalicoNodeStatus) (bool, string) {
 
 // TestE2E_BIRD16vsBIRD2_SameStatus: the two suites' example status of node1 (same lab, other BIRD) is the
 // same up to version strings and times (and the dead peers' Connect/Active).
-func TestE2E_BIRD16vsBIRD2_SameStatus(t *testing.T) {
+func TestE2E_BIRD16vsBIRD2_SameStatus(t *testing.T) { sameStatus(t, lab.Bird1, lab.Bird2) }
+
+// TestE2E_BIRD16vsCalicoBIRD_SameStatus: likewise for Calico's BIRD fork, when its suite ran.
+func TestE2E_BIRD16vsCalicoBIRD_SameStatus(t *testing.T) { sameStatus(t, lab.Bird1, lab.Calico) }
+
+func sameStatus(t *testing.T, fa, fb lab.Flavour) {
 	crossVersion.Lock()
-	a, okA := crossVersion.status[1]
-	b, okB := crossVersion.status[2]
+	a, okA := crossVersion.status[fa.Name]
+	b, okB := crossVersion.status[fb.Name]
 	crossVersion.Unlock()
 	if !okA || !okB {
-		t.Skip("needs both TestE2E_BIRD16_RealLabAgents and TestE2E_BIRD2_RealLabAgents to have run their example")
+		t.Skipf("needs the %s and %s suites to have run their example", fa.Name, fb.Name)
 	}
 	norm := func(st v3.CalicoNodeStatusStatus) string {
 		st = *st.DeepCopy()
@@ -818,6 +832,6 @@ func TestE2E_BIRD16vsBIRD2_SameStatus(t *testing.T) {
 		return content(st, true)
 	}
 	if na, nb := norm(a), norm(b); na != nb {
-		t.Errorf("BIRD 1.6 and 2 give different status for the same lab (- 1.6, + 2):\n%s", lineDiff(na, nb))
+		t.Errorf("%s and %s give different status for the same lab (- %s, + %s):\n%s", fa.Name, fb.Name, fa.Name, fb.Name, lineDiff(na, nb))
 	}
 }

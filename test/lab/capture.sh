@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Captures raw BIRD control-socket replies (and what birdc prints for the same commands) from the lab, for
-# BIRD 1.6 and BIRD 2, into internal/bird/testdata/captures/bird-<version>/, and writes the README there.
-# Run as root (it brings labs up and down): `make capture` or `sudo test/lab/capture.sh [--out DIR]`.
+# BIRD 1.6, BIRD 2 and, when a build is there (paths.sh's CALICO_BIRD_DIR), Calico's BIRD fork, into
+# internal/bird/testdata/captures/bird-<version>/, and writes the README there.
+# Run as root (it brings labs up and down): `make capture` or `sudo test/lab/capture.sh [--out DIR]
+# [--bird '1 2 calico']`.
 #
 # Raw files (<file>.txt) are the bytes the socket sent after the command, up to and including the final
 # "DDDD " line; greetings are saved separately (greeting*.txt). <file>.birdc.txt is `birdc -s SOCKET CMD`.
@@ -10,12 +12,15 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=$root/internal/bird/testdata/captures
+# shellcheck source=paths.sh
+. "$here/paths.sh"
 versions="1 2"
+if cns_calico_bird_check >/dev/null; then versions="1 2 calico"; fi
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=$2; shift 2 ;;
 	--bird) versions=$2; shift 2 ;;
-	*) echo "capture: unknown argument '$1' (usage: capture.sh [--out DIR] [--bird '1 2'])" >&2; exit 2 ;;
+	*) echo "capture: unknown argument '$1' (usage: capture.sh [--out DIR] [--bird '1 2 calico'])" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "capture: must run as root (it builds labs): sudo $0" >&2; exit 1; }
@@ -78,10 +83,11 @@ for v in $versions; do
 	dir=$out/bird-$LAB_BIRD_VERSION
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	log "BIRD $LAB_BIRD_VERSION into $dir"
+	log "BIRD $LAB_BIRD_VERSION ($LAB_FLAVOUR) into $dir"
+	started=$(date -u +%Y-%m-%d)
 	settled
 	st="**normal**"
-	if [ "$v" = 1 ]; then
+	if [ "$LAB_BIRD" = 1 ]; then
 		family_set v4- "$NODE1_SOCKET4" "$LAB_BIRDC" "$st"
 		family_set v6- "$NODE1_SOCKET6" "$LAB_BIRDC6" "$st"
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-route-count "$st" "show route count"
@@ -106,7 +112,7 @@ for v in $versions; do
 	poll 60 not_established "$NODE1_SOCKET4" "$LAB_BIRDC" Mesh_10_99_0_3 || { log "Mesh_10_99_0_3 still Established on node1 after 60s"; exit 1; }
 	poll 60 not_established "$NODE1_SOCKET6" "$LAB_BIRDC6" Mesh_fd00_99__3 || { log "Mesh_fd00_99__3 still Established on node1 after 60s"; exit 1; }
 	st="**peer-down** (node3 killed)"
-	if [ "$v" = 1 ]; then
+	if [ "$LAB_BIRD" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-protocols-peer-down "$st" "show protocols"
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-protocols-all-peer-down "$st" "show protocols all"
 		grab "$NODE1_SOCKET6" "$LAB_BIRDC6" v6-show-protocols-all-peer-down "$st" "show protocols all"
@@ -121,7 +127,7 @@ for v in $versions; do
 	"$lab" up --name "$name" --bird "$v" --nodes 3 --routes 10 --timeformat default >&2
 	settled
 	st="**timeformat-default**"
-	if [ "$v" = 1 ]; then
+	if [ "$LAB_BIRD" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-status-timeformat-default "$st" "show status"
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-protocols-timeformat-default "$st" "show protocols"
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-protocols-all-timeformat-default "$st" "show protocols all"
@@ -137,7 +143,7 @@ for v in $versions; do
 	"$lab" up --name "$name" --bird "$v" --nodes 2 --routes 1000 >&2
 	settled
 	st="**routes-1000** (2 nodes)"
-	if [ "$v" = 1 ]; then
+	if [ "$LAB_BIRD" = 1 ]; then
 		grab "$NODE1_SOCKET4" "$LAB_BIRDC" v4-show-route-1000 "$st" "show route"
 		grab "$NODE1_SOCKET6" "$LAB_BIRDC6" v6-show-route-1000 "$st" "show route"
 	else
@@ -147,6 +153,13 @@ for v in $versions; do
 
 	{
 		echo "## BIRD $LAB_BIRD_VERSION (\`bird-$LAB_BIRD_VERSION/\`)"
+		echo
+		if [ "$LAB_FLAVOUR" = calico ]; then
+			echo "Calico's BIRD fork (\`projectcalico/bird\`, branch \`feature-ipinip\`, \`git describe\`:"
+			echo "\`$(cat "$CALICO_BIRD_DIR/VERSION" 2>/dev/null || echo unknown)\`), built as \`test/lab/README.md\` says;"
+			echo "the lab's BGP template keeps Calico's \`connect delay time 2; connect retry time 5;\`."
+		fi
+		echo "Captured $started with \`sudo test/lab/capture.sh --bird $v\` (clients: \`$(basename "$LAB_BIRDC")\`, \`$(basename "$LAB_BIRDC6")\`)."
 		echo
 		echo "| file | command | socket (node1) | lab state |"
 		echo "| --- | --- | --- | --- |"

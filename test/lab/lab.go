@@ -16,8 +16,11 @@ import (
 // Lab is the description lab.sh writes to /run/<name>/lab.json once the lab is up.
 type Lab struct {
 	Name         string `json:"name"`
-	Bird         int    `json:"bird"`        // 1 (bird + bird6) or 2 (one daemon)
-	BirdVersion  string `json:"birdVersion"` // e.g. "1.6.8", "2.0.12"
+	Bird         int    `json:"bird"`        // 1 (bird + bird6) or 2 (one daemon): layout and reply dialect
+	Flavour      string `json:"flavour"`     // "stock" (Debian's BIRD) or "calico" (Calico's BIRD fork)
+	BirdVersion  string `json:"birdVersion"` // e.g. "1.6.8", "2.0.12", "v0.3.3+birdv1.6.8"
+	Daemon       string `json:"daemon"`      // the nodes' BIRD binary (Socket4's daemon)
+	Daemon6      string `json:"daemon6"`     // the nodes' IPv6 BIRD binary (bird6; BIRD 2: same as Daemon)
 	Birdc        string `json:"birdc"`       // client for Node.Socket4
 	Birdc6       string `json:"birdc6"`      // client for Node.Socket6 (BIRD 2: same as Birdc)
 	Routes       int    `json:"routes"`      // routes the ToR announces, IPv4
@@ -63,14 +66,23 @@ type Node struct {
 
 // Options of lab.sh up; zero values take lab.sh's defaults.
 type Options struct {
-	Name       string // default "cnslab"; [a-z][a-z0-9]{0,11}
-	Nodes      int    // default 3
-	Bird       int    // 1 or 2, default 1
+	Name  string // default "cnslab"; [a-z][a-z0-9]{0,11}
+	Nodes int    // default 3
+	Bird  int    // 1 or 2, default 1
+	// Flavour "calico" runs the nodes on a build of Calico's BIRD fork (paths.sh's CALICO_BIRD_DIR; Bird
+	// must then be 0 or 1); "" or "stock" on Debian's BIRD.
+	Flavour    string
 	Routes     int    // routes the ToR announces per family; 0 = lab.sh's default (10)
 	Routes6    int    // IPv6 routes; 0 = same as Routes
 	Timeformat string // "iso" (default) or "default"
 	Timeout    time.Duration
 }
+
+// Flavours of BIRD build the lab runs its nodes on.
+const (
+	FlavourStock  = "stock"  // Debian's bird (1.6.8) or bird2 (2.0.12)
+	FlavourCalico = "calico" // a build of Calico's fork of BIRD 1.6.8 (projectcalico/bird)
+)
 
 // Script is the path of lab.sh beside this file.
 func Script() string {
@@ -89,7 +101,15 @@ func Up(ctx context.Context, o Options) (*Lab, error) {
 	if o.Nodes != 0 {
 		add("--nodes", strconv.Itoa(o.Nodes))
 	}
-	if o.Bird != 0 {
+	switch {
+	case o.Flavour == FlavourCalico:
+		if o.Bird > 1 {
+			return nil, fmt.Errorf("lab %s: Calico's BIRD fork is BIRD 1.6 (two daemons), not BIRD %d", o.Name, o.Bird)
+		}
+		add("--bird", FlavourCalico)
+	case o.Flavour != "" && o.Flavour != FlavourStock:
+		return nil, fmt.Errorf("lab %s: unknown flavour %q (want %q or %q)", o.Name, o.Flavour, FlavourStock, FlavourCalico)
+	case o.Bird != 0:
 		add("--bird", strconv.Itoa(o.Bird))
 	}
 	if o.Routes > 0 {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -58,25 +59,32 @@ func leftovers(t *testing.T, name string) []string {
 	return left
 }
 
-// TestLab brings up a BIRD 1.6 and a BIRD 2 lab side by side and checks, on every node and socket, that
-// each kind of peer the README promises is in its promised state; then that `up` again is idempotent and
-// `down` leaves nothing behind.
+// TestLab brings up a lab of every flavour (BIRD 1.6, BIRD 2, Calico's fork when a build is given) side by
+// side and checks, on every node and socket, that each kind of peer the README promises is in its
+// promised state; then that `up` again is idempotent and `down` leaves nothing behind.
 func TestLab(t *testing.T) {
 	Prereqs(t)
-	for _, tc := range []struct {
-		name        string
-		bird        int
-		nodes       int
-		wantVersion string
-	}{
-		{name: "labtest1", bird: 1, nodes: 3, wantVersion: "1.6."},
-		{name: "labtest2", bird: 2, nodes: 3, wantVersion: "2."},
-	} {
+	wantVersion := map[string]*regexp.Regexp{
+		Bird1.Name:  regexp.MustCompile(`^1\.6\.`),
+		Bird2.Name:  regexp.MustCompile(`^2\.`),
+		Calico.Name: regexp.MustCompile(`^v\d.*\+birdv1\.6\.`), // e.g. v0.3.3+birdv1.6.8
+	}
+	for _, f := range Flavours(t) {
+		tc := struct {
+			name  string
+			bird  int
+			nodes int
+		}{name: "labtest" + f.Tag, bird: f.Bird, nodes: 3}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			l := Start(t, Options{Name: tc.name, Bird: tc.bird, Nodes: tc.nodes, Timeout: 2 * time.Minute})
-			if l.Name != tc.name || l.Bird != tc.bird || len(l.Nodes) != tc.nodes || !strings.HasPrefix(l.BirdVersion, tc.wantVersion) {
-				t.Fatalf("lab.json: name %q bird %d nodes %d version %q; want %q %d %d %q*", l.Name, l.Bird, len(l.Nodes), l.BirdVersion, tc.name, tc.bird, tc.nodes, tc.wantVersion)
+			l := Start(t, f.Options(Options{Name: tc.name, Nodes: tc.nodes, Timeout: 2 * time.Minute}))
+			if l.Name != tc.name || l.Bird != tc.bird || l.Flavour != f.Flavour || len(l.Nodes) != tc.nodes || !wantVersion[f.Name].MatchString(l.BirdVersion) {
+				t.Fatalf("lab.json: name %q bird %d flavour %q nodes %d version %q; want %q %d %q %d %v", l.Name, l.Bird, l.Flavour, len(l.Nodes), l.BirdVersion, tc.name, tc.bird, f.Flavour, tc.nodes, wantVersion[f.Name])
+			}
+			for _, d := range []string{l.Daemon, l.Daemon6, l.Birdc, l.Birdc6} {
+				if fi, err := os.Stat(d); err != nil || fi.Mode()&0o111 == 0 {
+					t.Errorf("lab.json names binary %q: %v", d, err)
+				}
 			}
 			for _, n := range l.Nodes {
 				type fam struct{ birdc, socket, tor, peer, dead, off string }
@@ -114,11 +122,11 @@ func TestLab(t *testing.T) {
 					}
 				}
 			}
-			if tc.bird == 1 {
+			if f == Bird1 {
 				// up over an existing lab tears it down first and comes up again.
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 				defer cancel()
-				l2, err := Up(ctx, Options{Name: tc.name, Bird: tc.bird, Nodes: 2})
+				l2, err := Up(ctx, f.Options(Options{Name: tc.name, Nodes: 2}))
 				if err != nil {
 					t.Fatalf("second up: %v", err)
 				}
