@@ -28,6 +28,6 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "error: %v\n", err)
-		os.Exit(1)
+		os.Exit(cli.ExitCode(err)) // 1, or a command's own code (mesh: 2 broken, 3 unverified)
 	}
 }

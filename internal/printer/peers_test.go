@@ -39,15 +39,15 @@ func statusObj(name, node string, lastUpdated time.Time, peers ...v3.CalicoNodeP
 
 var t0 = at("2026-11-30T12:00:00Z")
 
-func mesh(ip string, state v3.BGPSessionState, info string) v3.CalicoNodePeer {
+func meshPeer(ip string, state v3.BGPSessionState, info string) v3.CalicoNodePeer {
 	return v3.CalicoNodePeer{PeerIP: ip, Type: v3.BGPPeerTypeNodeMesh, State: state, Info: info, Since: "2026-11-30 11:00:00",
 		Protocol: "Mesh_" + strings.NewReplacer(".", "_", ":", "_").Replace(ip), NeighborAS: 64512, RoutesImported: 1, RoutesExported: 2}
 }
 
 func TestLatestReportsPicksTheFreshestObjectPerNode(t *testing.T) {
-	old := statusObj("a-old", "a", t0.Add(-time.Hour), mesh("10.0.0.2", v3.BGPSessionStateActive, "old"))
-	newer := statusObj("a-new", "a", t0.Add(-5*time.Second), mesh("10.0.0.2", v3.BGPSessionStateEstablished, ""))
-	routesOnly := statusObj("a-routes", "a", t0, mesh("10.0.0.9", v3.BGPSessionStateEstablished, ""))
+	old := statusObj("a-old", "a", t0.Add(-time.Hour), meshPeer("10.0.0.2", v3.BGPSessionStateActive, "old"))
+	newer := statusObj("a-new", "a", t0.Add(-5*time.Second), meshPeer("10.0.0.2", v3.BGPSessionStateEstablished, ""))
+	routesOnly := statusObj("a-routes", "a", t0, meshPeer("10.0.0.9", v3.BGPSessionStateEstablished, ""))
 	routesOnly.Spec.Classes = []v3.NodeStatusClassType{v3.NodeStatusClassTypeRoutes}
 	waiting := statusObj("b-waiting", "b", t0)
 	waiting.Status = v3.CalicoNodeStatusStatus{}
@@ -67,8 +67,8 @@ func TestLatestReportsPicksTheFreshestObjectPerNode(t *testing.T) {
 
 func TestPeerRowsFilterAndSort(t *testing.T) {
 	objs := []v3.CalicoNodeStatus{
-		statusObj("b", "node-b", t0, mesh("10.0.0.1", v3.BGPSessionStateEstablished, ""), mesh("fd00::1", v3.BGPSessionStateEstablished, "")),
-		statusObj("a", "node-a", t0, mesh("10.0.0.10", v3.BGPSessionStateEstablished, ""), mesh("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused"),
+		statusObj("b", "node-b", t0, meshPeer("10.0.0.1", v3.BGPSessionStateEstablished, ""), meshPeer("fd00::1", v3.BGPSessionStateEstablished, "")),
+		statusObj("a", "node-a", t0, meshPeer("10.0.0.10", v3.BGPSessionStateEstablished, ""), meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused"),
 			v3.CalicoNodePeer{PeerIP: "10.0.0.254", Type: v3.BGPPeerTypeGlobalPeer, State: v3.BGPSessionStateIdle, Info: "Down (disabled)"}),
 	}
 	reps := printer.LatestReports(objs, t0)
@@ -105,7 +105,7 @@ func TestPeerRowsFilterAndSort(t *testing.T) {
 }
 
 func TestPeerTableColumnsAndWide(t *testing.T) {
-	objs := []v3.CalicoNodeStatus{statusObj("a", "node-a", t0, mesh("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused"))}
+	objs := []v3.CalicoNodeStatus{statusObj("a", "node-a", t0, meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused"))}
 	rows := printer.PeerRows(printer.LatestReports(objs, t0), printer.PeerFilter{})
 	var narrow, wide bytes.Buffer
 	if err := printer.PrintTable(&narrow, printer.PeerTable(rows), false); err != nil {
@@ -134,7 +134,7 @@ func TestPeerTableColumnsAndWide(t *testing.T) {
 // A status is written by whoever may write it: what the views print must not act on the terminal.
 func TestPeerViewsEscapeHostileStrings(t *testing.T) {
 	const evil = "\x1b]0;owned\x07\u202eX\n\xff"
-	p := mesh("10.0.0.2", v3.BGPSessionStateActive, "Socket: "+evil)
+	p := meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: "+evil)
 	p.Protocol, p.Since = "Mesh"+evil, evil
 	objs := []v3.CalicoNodeStatus{statusObj("a"+evil, "node-a", t0, p)}
 	rows := printer.PeerRows(printer.LatestReports(objs, t0), printer.PeerFilter{})
