@@ -211,4 +211,3 @@ func squeeze(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
