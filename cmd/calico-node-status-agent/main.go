@@ -44,6 +44,7 @@ type options struct {
 	kubeBurst                     int
 	otherWriterQuiet              time.Duration
 	verbose                       bool
+	glance                        glanceOptions // glance.go
 }
 
 func main() {
@@ -85,6 +86,7 @@ func registerFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
 	fs.DurationVar(&o.otherWriterQuiet, "other-writer-quiet", agent.DefaultOtherWriterQuiet, "when another field manager (such as calico-node's reporter) writes an object's status, leave the object alone until that writer has not written it for this long")
 	fs.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
+	registerGlanceFlags(fs, &o.glance)
 }
 
 // noteSetFlags records which socket flags were given on the command line (even with the default's value):
@@ -202,6 +204,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		"bird6Socket", append([]string{src.V6Socket}, src.V6Fallbacks...),
 		"metrics", o.metricsAddr, "health", o.healthAddr)
 	go checker.Run(ctx)
+	startGlance(ctx, o, store, ctrl, log)
 	return ctrl.Run(ctx)
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -210,4 +211,85 @@ func squeeze(s string) string {
 		lines[i] = strings.Join(strings.Fields(lines[i]), " ")
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestAPIServer_EnableAndDisablePerNodeObjects: enable creates one labelled object per chosen node (again:
+// nothing new), disable deletes exactly those, never a hand-made object of the same nodes.
+func TestAPIServer_EnableAndDisablePerNodeObjects(t *testing.T) {
+	env := testenv.StartForTest(t, testenv.Options{})
+	c := env.Client
+	ctx := context.Background()
+	createNode(t, c, "w1", map[string]string{"role": "worker"})
+	createNode(t, c, "w2", map[string]string{"role": "worker"})
+	createNode(t, c, "cp1", map[string]string{"role": "control-plane"})
+	// A hand-made object of w1: never touched.
+	writeStatus(t, c, "w1-by-hand", "w1", "10.0.0.1")
+
+	managed := func() []string {
+		t.Helper()
+		var l v3.CalicoNodeStatusList
+		if err := c.List(ctx, &l, client.MatchingLabels{v3.LabelManaged: "true"}); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, o := range l.Items {
+			out = append(out, o.Name+"@"+o.Spec.Node)
+		}
+		return out
+	}
+
+	out, stderr, err := runOn(t, env, "enable", "--selector", "role=worker")
+	if err != nil {
+		t.Fatalf("enable --selector: %v\n%s", err, stderr)
+	}
+	wantAll(t, "enable --selector", out, "caliconodestatus.projectcalico.org/cns-w1 created (node w1)", "caliconodestatus.projectcalico.org/cns-w2 created (node w2)")
+	if got := strings.Join(managed(), ","); got != "cns-w1@w1,cns-w2@w2" {
+		t.Fatalf("managed objects after enable --selector role=worker: %s", got)
+	}
+	var o v3.CalicoNodeStatus
+	if err := c.Get(ctx, client.ObjectKey{Name: "cns-w1"}, &o); err != nil {
+		t.Fatal(err)
+	}
+	if o.Annotations[v3.AnnotationCreatedBy] != "cli" || *o.Spec.UpdatePeriodSeconds != v3.ManagedPeriodSeconds ||
+		fmt.Sprint(o.Spec.Classes) != "[Agent BGP]" {
+		t.Errorf("cns-w1: %+v %+v", o.ObjectMeta.Annotations, o.Spec)
+	}
+
+	out, stderr, err = runOn(t, env, "enable", "--all-nodes", "--classes", "BGP", "--period", "60")
+	if err != nil {
+		t.Fatalf("enable --all-nodes: %v\n%s", err, stderr)
+	}
+	wantAll(t, "enable --all-nodes", out+stderr, "cns-w1 unchanged (exists)", "cns-cp1 created (node cp1)", "3 node(s): 1 created, 2 already had one")
+	if got := strings.Join(managed(), ","); got != "cns-cp1@cp1,cns-w1@w1,cns-w2@w2" {
+		t.Fatalf("managed objects after enable --all-nodes: %s", got)
+	}
+	if _, _, err := runOn(t, env, "enable", "nope"); err == nil || !strings.Contains(err.Error(), `get node "nope"`) {
+		t.Errorf("enable of a node that does not exist: %v", err)
+	}
+
+	out, _, err = runOn(t, env, "disable", "w2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAll(t, "disable w2", out, "cns-w2 deleted (node w2)")
+	if got := strings.Join(managed(), ","); got != "cns-cp1@cp1,cns-w1@w1" {
+		t.Fatalf("managed objects after disable w2: %s", got)
+	}
+	if _, _, err = runOn(t, env, "disable", "--all-nodes"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "no managed object left", func() bool { return len(managed()) == 0 })
+	if err := c.Get(ctx, client.ObjectKey{Name: "w1-by-hand"}, &v3.CalicoNodeStatus{}); err != nil {
+		t.Errorf("the hand-made object of w1 after disable --all-nodes: %v", err)
+	}
+}
+
+// The per-node commands need exactly one way of naming nodes, checked before any request.
+func TestEnableDisableNeedOneNodeChoice(t *testing.T) {
+	for _, args := range [][]string{{"enable"}, {"enable", "a", "--all-nodes"}, {"disable", "--all-nodes", "-l", "x=y"}, {"disable"}} {
+		_, err := run(t, "", args...)
+		if err == nil || !strings.Contains(err.Error(), "exactly one of them") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
 }
