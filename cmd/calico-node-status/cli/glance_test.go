@@ -16,6 +16,9 @@ func TestGlanceArgumentErrorsComeBeforeAnyConnection(t *testing.T) {
 		{"peers: unknown type", []string{"peers", "--type", "Mesh"}, `type "Mesh"`},
 		{"peers: unknown output", []string{"peers", "-o", "xml"}, `unable to match a printer suitable for the output format "xml"`},
 		{"peers: arguments", []string{"peers", "x"}, "unknown command"},
+		{"mesh: unknown kind", []string{"mesh", "--kind", "Mesh"}, `--kind "Mesh"`},
+		{"mesh: matrix", []string{"mesh", "--matrix", "0"}, `--matrix "0"`},
+		{"mesh: wide", []string{"mesh", "-o", "wide"}, "no wide form"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

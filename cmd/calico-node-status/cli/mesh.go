@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
@@ -52,6 +54,7 @@ type meshOptions struct {
 	print        *genericclioptions.PrintFlags
 	nodeSelector string
 	matrix       string
+	kinds        []string
 }
 
 func newMeshCommand(r *root) *cobra.Command {
@@ -84,6 +87,7 @@ broken seen, but some node has no status or a stale one; 1 the command failed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.run(cmd.Context()) },
 	}
 	cmd.Flags().StringVarP(&o.nodeSelector, "node-selector", "l", "", "only the nodes with these labels (a label selector on the Node list)")
+	cmd.Flags().StringSliceVar(&o.kinds, "kind", nil, "only these kinds of session: NodeMesh, NodePair (explicit peers between nodes), External (peers that are not nodes); default all")
 	cmd.Flags().StringVar(&o.matrix, "matrix", "auto", fmt.Sprintf("draw the mesh matrix: auto (at most %d nodes), always, never, or up to N nodes", printer.DefaultMatrixMaxNodes))
 	o.print.AddFlags(cmd)
 	cmd.Flag("output").Usage = "output format: json, yaml, jsonpath=..., go-template=... (default: summary, matrix and broken sessions)"
@@ -98,6 +102,10 @@ func (o *meshOptions) run(ctx context.Context) error {
 	sel, err := labels.Parse(o.nodeSelector)
 	if err != nil {
 		return fmt.Errorf("mesh: --node-selector: %w", err)
+	}
+	kinds, err := meshKinds(o.kinds)
+	if err != nil {
+		return err
 	}
 	if *o.print.OutputFormat == "wide" {
 		return errors.New("mesh: -o wide: the mesh view has no wide form; use -o json or yaml for every detail")
@@ -137,6 +145,9 @@ func (o *meshOptions) run(ctx context.Context) error {
 		reports = kept
 	}
 	res := mesh.Analyze(printer.MeshNodes(reports, nodes.Items))
+	if kinds != nil {
+		res.Pairs = slices.DeleteFunc(res.Pairs, func(p mesh.Pair) bool { return !kinds[p.Kind] })
+	}
 	if p != nil {
 		err = printer.PrintView(o.Streams.Out, p, *o.print.OutputFormat, printer.NewMeshReport(res))
 	} else {
@@ -146,6 +157,23 @@ func (o *meshOptions) run(ctx context.Context) error {
 		return err
 	}
 	return meshExit(res)
+}
+
+// meshKinds parses --kind (nil: every kind).
+func meshKinds(words []string) (map[mesh.Kind]bool, error) {
+	if len(words) == 0 {
+		return nil, nil
+	}
+	all := []mesh.Kind{mesh.KindMesh, mesh.KindNodePair, mesh.KindExternal}
+	out := map[mesh.Kind]bool{}
+	for _, w := range words {
+		i := slices.IndexFunc(all, func(k mesh.Kind) bool { return strings.EqualFold(string(k), w) })
+		if i < 0 {
+			return nil, fmt.Errorf("mesh: --kind %q: want NodeMesh, NodePair or External", w)
+		}
+		out[all[i]] = true
+	}
+	return out, nil
 }
 
 // meshExit turns the result into the command's exit status.
