@@ -60,6 +60,7 @@ type Reconciler struct {
 	builds    buildMemo
 	limiter   *eventLimiter
 	others    otherWriters
+	flaps     flapTracker // flaps.go
 
 	mu      sync.Mutex
 	objects map[string]*objectState
@@ -195,6 +196,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 		}
 		r.Metrics.observeSnapshot(snap, bgp, time.Since(start))
 	}
+	sections.BGP = r.flapHistory(seq, snap, union, obj.Status.BGP, sections.BGP, now)
 
 	wrote, err := r.writeIfChanged(ctx, log, &obj, sections, now, period)
 	if err != nil {

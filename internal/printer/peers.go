@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -42,7 +43,8 @@ type PeerRow struct {
 	RoutesExported  int64              `json:"routesExported"`
 	// Reason is BIRD's word on a session that is not Established (the peer's info).
 	Reason string `json:"reason,omitempty"`
-	// FlapsSinceAgentStart and LastEstablished are the agent's flap history of the session, when it keeps one.
+	// Flaps and LastEstablished are the agent's flap history of the session (CalicoNodePeer's flapCount and
+	// lastEstablished).
 	Flaps           *int32 `json:"flaps,omitempty"`
 	LastEstablished string `json:"lastEstablished,omitempty"`
 }
@@ -256,5 +258,11 @@ func PrintView(w io.Writer, p printers.ResourcePrinter, format string, obj runti
 
 func reflectElem(obj runtime.Object) reflect.Value { return reflect.ValueOf(obj).Elem() }
 
-// peerHistory copies the agent's flap history of a session into its row (nothing until the agent keeps one).
-func peerHistory(_ *v3.CalicoNodePeer, _ *PeerRow) {}
+// peerHistory copies the agent's flap history of a session into its row.
+func peerHistory(p *v3.CalicoNodePeer, r *PeerRow) {
+	flaps := p.FlapCount
+	r.Flaps = &flaps
+	if p.LastEstablished != nil {
+		r.LastEstablished = p.LastEstablished.UTC().Format(time.RFC3339)
+	}
+}
