@@ -204,7 +204,9 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		"bird6Socket", append([]string{src.V6Socket}, src.V6Fallbacks...),
 		"metrics", o.metricsAddr, "health", o.healthAddr)
 	go checker.Run(ctx)
-	startGlance(ctx, o, store, ctrl, log)
+	if err := startGlance(ctx, o, store, ctrl, r, reg, log); err != nil {
+		return err
+	}
 	return ctrl.Run(ctx)
 }
 
