@@ -40,6 +40,10 @@ build:
 controlplane: ## Build (or reuse) kube-apiserver, etcd and kubectl into $(CNS_CACHE_DIR).
 	@hack/controlplane/build.sh >/dev/null
 
+.PHONY: promtool
+promtool: ## Build (or reuse) Prometheus's promtool from hack/tools/promtool into $(CNS_CACHE_DIR)/bin (checks config/monitoring).
+	@hack/tools/promtool/build.sh >/dev/null
+
 .PHONY: controlplane-up
 controlplane-up: controlplane ## Start a local control plane for humans; prints the kubeconfig path.
 	@hack/controlplane/up.sh
@@ -55,7 +59,7 @@ prereqs: ## Install what the tests need (apt packages for the lab; the control p
 	@hack/prereqs.sh
 
 .PHONY: test
-test: prereqs controlplane calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e.
+test: prereqs controlplane promtool calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e.
 	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) go test $(GO_TEST_FLAGS) -timeout 40m ./...
 
 .PHONY: fuzz
