@@ -45,8 +45,9 @@ type meshJSON struct {
 	}
 }
 
-// TestE2E_MeshFlagsASessionBrokenOnOneSide: a 3-node BIRD lab with one agent process per node. Two
-// nodes get their objects from `enable`, the third agent creates its own (--ensure-own-object). `mesh`
+// TestE2E_MeshFlagsASessionBrokenOnOneSide: a 3-node BIRD lab with one agent process per node. The
+// session metrics come with no object at all; then two nodes get their objects from `enable`, the third
+// agent creates its own (--ensure-own-object). `mesh`
 // sees the whole node-to-node mesh up (exit 0); then node2's BIRD alone disables its mesh session to node1
 // (birdc disable, as an operator or a stale config would) and `mesh` flags exactly that pair, with what
 // each end says (exit 2), and the other pairs still up; once node2 enables it again, exit 0.
@@ -72,13 +73,31 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 			_ = c.Delete(context.Background(), &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: v3.ManagedObjectName(name)}})
 		})
 	}
+	// Agents first, reading BIRD for their session metrics every 2 s; only node3's creates its own object.
+	dir := t.TempDir()
+	var agents []*agentProc
+	for i, n := range l.Nodes {
+		extra := []string{"--metrics-interval", "2s"}
+		if i == 2 {
+			extra = append(extra, "--ensure-own-object")
+		}
+		agents = append(agents, startAgent(t, dir, agentConfig{node: names[i], kubeconfig: env.Kubeconfig, sock4: n.Socket4, sock6: n.Socket6, extra: extra}))
+	}
+	// Metrics with no object of node1: its sessions are there all the same.
+	eventually(t, 30*time.Second, "node1's session metrics with no object of node1", func() (bool, string) {
+		m := agents[0].scrape(t)
+		up := m.get("calico_node_status_bgp_session_up", "peer", l.Nodes[1].IP4, "type", "NodeMesh", "family", "IPv4", "node", names[0])
+		mesh4 := m.get("calico_node_status_bgp_mesh_peers", "family", "IPv4")
+		est6 := m.get("calico_node_status_bgp_mesh_peers_established", "family", "IPv6")
+		daemons := m.get("calico_node_status_bgp_daemon_up")
+		return up == 1 && mesh4 == 2 && est6 == 2 && daemons == 2, fmt.Sprintf("session_up %v, mesh peers v4 %v, established v6 %v, daemons up %v", up, mesh4, est6, daemons)
+	})
+	var l1 v3.CalicoNodeStatusList
+	if err := c.List(ctx, &l1, client.MatchingFields{"spec.node": names[0]}); err != nil || len(l1.Items) != 0 {
+		t.Fatalf("node1 has objects (%v): %d; the metrics above must come without one", err, len(l1.Items))
+	}
 	if out, stderr, err := runCLI(t, env, "enable", names[0], names[1], "--period", "2"); err != nil {
 		t.Fatalf("enable: %v\n%s%s", err, out, stderr)
-	}
-	dir := t.TempDir()
-	for i, n := range l.Nodes {
-		startAgent(t, dir, agentConfig{node: names[i], kubeconfig: env.Kubeconfig, sock4: n.Socket4, sock6: n.Socket6,
-			extra: []string{"--ensure-own-object"}})
 	}
 	// node3's agent made its own object (period 30 s): a 2 s period for the test.
 	third := &v3.CalicoNodeStatus{}
@@ -149,6 +168,14 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 			t.Errorf("what the ends say: node1 %+v, node2 %+v; want node2 'Down (disabled)' and node1 not Established", p.A.Session, p.B.Session)
 		}
 	}
+	// The metrics say it too: node2's session to node1 is down, with the state it is in.
+	eventually(t, 10*time.Second, "node2's session_up of node1 at 0", func() (bool, string) {
+		m := agents[1].scrape(t)
+		up := m.get("calico_node_status_bgp_session_up", "peer", l.Nodes[0].IP4, "family", "IPv4")
+		idle := m.get("calico_node_status_bgp_session_state", "peer", l.Nodes[0].IP4, "state", "Idle")
+		est := m.get("calico_node_status_bgp_mesh_peers_established", "family", "IPv4")
+		return up == 0 && idle == 1 && est == 1, fmt.Sprintf("up %v, Idle %v, mesh established v4 %v", up, idle, est)
+	})
 	out := logViews(t, env, "node2 disabled its mesh session to node1")
 	if !strings.Contains(out, "Broken sessions (1):") || !strings.Contains(out, "Idle: Down (disabled)") {
 		t.Errorf("the text view does not show the broken pair with node2's reason:\n%s", out)
