@@ -80,7 +80,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
-	after, err := c.r.Reconcile(ctx, key)
+	after, err := c.r.safeReconcile(ctx, key)
 	switch {
 	case err != nil:
 		c.log.Error("reconcile failed; retrying with backoff", "caliconodestatus", key, "err", err)

@@ -69,7 +69,7 @@ func (r *Reconciler) init() {
 			r.Heartbeat = DefaultHeartbeat
 		}
 		r.grid = newGrid(r.NodeName)
-		r.snapshots = &sharedSnapshots{src: r.Source, now: r.Now}
+		r.snapshots = &sharedSnapshots{src: r.Source, now: r.Now, log: r.Log}
 		r.limiter = &eventLimiter{interval: time.Minute}
 		r.objects = map[string]*objectState{}
 	})

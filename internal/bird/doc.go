@@ -18,6 +18,12 @@
 //     of the reply survives.
 //   - collector.go: Collector.Collect, what the agent calls: BIRD 1.6's bird.ctl and bird6.ctl read
 //     concurrently, or one BIRD 2 daemon split into both families; every section carries its own error.
+//   - select.go: with Collector.MaxRoutes, routes are streamed into a RouteSelection (per family, the
+//     routes a status capped at MaxRoutes can list, plus totals) instead of being held: memory does not
+//     grow with the table, so a full Internet table fits a small container.
+//   - sanitize.go: every string handed out (snapshot, warnings, errors) is valid UTF-8 without control
+//     characters (escaped), cleaned once here for the status, metric labels, Events and logs.
+//   - recover.go: a parser that panics fails its section with a *PanicError; Collect never panics.
 //
 // Tests: captured replies of real BIRD 1.6.8 and 2.0.12 (testdata/captures from the lab,
 // testdata/minilab), compared with birdc's view of the same moment; fuzz targets seeded from them; fault

@@ -899,6 +899,12 @@ func FuzzBuild(f *testing.F) {
 		if again := Build(shuffled(s, rand.New(rand.NewPCG(seed, 7))), allClasses, opts); !reflect.DeepEqual(again, got) {
 			t.Errorf("shuffled snapshot maps differently")
 		}
+		// The Collector streams routes into a selection of the status's cap: it must map alike.
+		if k := opts.maxRoutes(); k <= 1<<16 {
+			if sel := Build(selected(s, k), allClasses, opts); !reflect.DeepEqual(sel, got) {
+				t.Errorf("snapshot selected at %d routes maps differently", k)
+			}
+		}
 	})
 }
 

@@ -118,7 +118,8 @@
 // Routes are sorted by destination address, prefix length, FIB before RIB, protocol name, gateway,
 // then every other field that shows, so the order is total.
 //
-// totalV4/totalV6 are always the number of routes the family's snapshot holds. Each list is capped at
+// totalV4/totalV6 are always the number of routes of the family the daemon holds (DaemonSnapshot.
+// TotalRoutes: the counts of a selecting collection, else every route of the snapshot). Each list is capped at
 // Options.MaxRoutesPerFamily routes and Options.MaxRouteBytesPerFamily bytes of JSON: the routes kept
 // are the FIB routes in route order, then the RIB routes in route order, until a cap is reached; they
 // are listed in route order. A cut list sets truncated and adds an issue RoutesTruncated.
@@ -141,7 +142,8 @@
 //	                                        show route -> Routes, other commands -> every section.
 //	a capped route list                     RoutesTruncated with kept and total counts
 //
-// Messages are valid UTF-8 of at most 1024 bytes (the CRD's limit).
+// Messages are valid UTF-8 of at most 1024 bytes (the CRD's limit). Every string from BIRD arrives
+// clean from package bird (valid UTF-8, control characters escaped).
 //
 // # BIRD 1.6 and 2.x
 //
