@@ -129,14 +129,14 @@ func TestHostileRepliesNeverReachTheSnapshot(t *testing.T) {
 
 func TestCleanText(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                        "",
-		"Mesh_10_0_0_2":           "Mesh_10_0_0_2",
+		"":                         "",
+		"Mesh_10_0_0_2":            "Mesh_10_0_0_2",
 		"é ü 日本 \uFFFD":            "é ü 日本 \uFFFD",
-		"a\x1b[31mb":              `a\x1b[31mb`,
+		"a\x1b[31mb":               `a\x1b[31mb`,
 		"bell\x07 tab\t nl\n cr\r": `bell\x07 tab\t nl\n cr\r`,
-		"del\x7f nul\x00":         `del\x7f nul\x00`,
-		"c1\u0085 csi\u009b":      `c1\u0085 csi\u009b`,
-		"bad\xff\xfe utf8\xc3":    "bad\uFFFD\uFFFD utf8\uFFFD",
+		"del\x7f nul\x00":          `del\x7f nul\x00`,
+		"c1\u0085 csi\u009b":       `c1\u0085 csi\u009b`,
+		"bad\xff\xfe utf8\xc3":     "bad\uFFFD\uFFFD utf8\uFFFD",
 	} {
 		got := CleanText(in)
 		if got != want {
