@@ -19,7 +19,7 @@ func Text(w io.Writer, objs []v3.CalicoNodeStatus, now time.Time) error {
 		if i > 0 {
 			buf.WriteString("\n")
 		}
-		writeObject(&buf, &objs[i], now)
+		writeObject(&buf, escaped(&objs[i]), now)
 	}
 	// Tables end rows in padding when the last cells are empty; nobody wants trailing blanks.
 	lines := strings.Split(buf.String(), "\n")
