@@ -51,7 +51,9 @@ func (s *inMemStore) Cached(name string) (*v3.CalicoNodeStatus, error) {
 	return o.DeepCopy(), nil
 }
 
-func (s *inMemStore) Fresh(_ context.Context, name string) (*v3.CalicoNodeStatus, error) { return s.Cached(name) }
+func (s *inMemStore) Fresh(_ context.Context, name string) (*v3.CalicoNodeStatus, error) {
+	return s.Cached(name)
+}
 
 func (s *inMemStore) UpdateStatus(_ context.Context, obj *v3.CalicoNodeStatus) (*v3.CalicoNodeStatus, error) {
 	s.mu.Lock()
