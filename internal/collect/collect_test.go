@@ -856,8 +856,12 @@ func FuzzBuild(f *testing.F) {
 			return d
 		}
 		s := bird.Snapshot{V4: mk(), V6: mk()}
-		opts := Options{MaxRoutesPerFamily: int(capN), MaxRouteBytesPerFamily: int(capB)}
+		opts := Options{MaxRoutesPerFamily: int(capN), MaxRouteBytesPerFamily: int(capB),
+			MaxStatusBytes: []int{0, -1, 6000, 20000}[seed%4]}
 		got := Build(s, allClasses, opts)
+		if b, _ := json.Marshal(got); len(b) > opts.maxStatusBytes() && fixedJSONSize(&got)+budgetSlack <= opts.maxStatusBytes() {
+			t.Errorf("status of %d bytes over the budget of %d", len(b), opts.maxStatusBytes())
+		}
 
 		valid := map[v3.BGPSessionState]bool{"": true, "Idle": true, "Connect": true, "Active": true,
 			"OpenSent": true, "OpenConfirm": true, "Established": true, "Close": true}

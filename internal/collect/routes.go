@@ -274,7 +274,7 @@ func mapRoute(rt *bird.Route, s source, as addrStrings) v3.CalicoNodeRoute {
 		Type:        typ,
 		Destination: rt.Prefix.String(),
 		Gateway:     gatewayNone,
-		Interface:   rt.OutInterface(),
+		Interface:   clampShort(rt.OutInterface()),
 		LearnedFrom: learnedFrom(rt, s, as),
 	}
 	if rt.Kind != bird.RouteUnicast {
@@ -287,7 +287,7 @@ func mapRoute(rt *bird.Route, s source, as addrStrings) v3.CalicoNodeRoute {
 		for i, h := range rt.NextHops[:n] {
 			out.NextHops[i] = v3.CalicoNodeRouteNextHop{
 				Gateway:   gatewayString(h.Gateway, as),
-				Interface: h.Interface,
+				Interface: clampShort(h.Interface),
 				Weight:    int32(min(max(h.Weight, 0), math.MaxInt32)),
 			}
 		}
