@@ -48,6 +48,8 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	objects map[string]*objectState
+
+	fallback countsOnlyFallback
 }
 
 // objectState is what the reconciler remembers of an object between its runs.
@@ -185,7 +187,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 // long as the spec did not change; otherwise the object is requeued to be collected for its new spec.
 func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, sections collect.Sections, now time.Time, period time.Duration) (bool, error) {
 	for attempt := 0; ; attempt++ {
-		desired := desiredStatus(obj, sections)
+		desired := r.fallback.apply(obj.Name, desiredStatus(obj, sections), now)
 		changed := !sameContent(obj.Status, desired)
 		if !changed && !heartbeatDue(now, obj.Status.LastUpdated.Time, period, r.Heartbeat) {
 			return false, nil
@@ -224,6 +226,11 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 				return false, nil
 			}
 			*obj = *fresh
+		case r.fallback.refuse(obj.Name, desired, err, now):
+			// Refused for what it holds: write the counts only (fallback.go), on the object as it was.
+			r.Metrics.wrote("error")
+			log.Warn("the API server refused the full status; writing the counts without the lists", "err", err)
+			*obj = *before
 		default:
 			r.Metrics.wrote("error")
 			return false, fmt.Errorf("write status of caliconodestatus %s: %w", obj.Name, err)
@@ -248,6 +255,7 @@ func (r *Reconciler) forget(name string) {
 	r.mu.Lock()
 	delete(r.objects, name)
 	r.mu.Unlock()
+	r.fallback.forget(name)
 }
 
 func ptrValue(p *int32) int32 {

@@ -110,3 +110,13 @@ func TestEscape(t *testing.T) {
 		t.Errorf("EscapeText kept %q", got)
 	}
 }
+
+// TestTextShowsCountsOnly: a status the agent had to write without its lists says so in the view.
+func TestTextShowsCountsOnly(t *testing.T) {
+	o := load(t, "fresh-contract.yaml")
+	o.Status.Conditions = append(o.Status.Conditions, metav1.Condition{Type: v3.ConditionCountsOnly, Status: metav1.ConditionTrue,
+		Reason: v3.ReasonStatusRefused, Message: "lists omitted, counts kept: the API server refused the full status (etcdserver: request is too large)"})
+	if out := mustText(t, o); !strings.Contains(out, "counts only: lists omitted, counts kept: the API server refused the full status") {
+		t.Fatalf("view does not say the lists were omitted:\n%s", out)
+	}
+}
