@@ -145,6 +145,15 @@
 // Messages are valid UTF-8 of at most 1024 bytes (the CRD's limit). Every string from BIRD arrives
 // clean from package bird (valid UTF-8, control characters escaped).
 //
+// # Size
+//
+// Every string is cut to the CRD's bound (64 for names, addresses, interfaces and times; 1024 for info
+// and messages) and every list to its cap, so the API server never refuses a status for its schema.
+// Options.MaxStatusBytes (1 MiB) bounds the JSON of all sections together: past it, the peer lists are
+// kept before the route lists, the two families share what is left, sessions not established and FIB
+// routes come first, and each list cut says so (peersTruncated / truncated and an issue naming the
+// budget); counts and totals stay complete.
+//
 // # BIRD 1.6 and 2.x
 //
 // Nothing version-specific is read here: no table names, no time formats (the parsers normalise
