@@ -58,7 +58,8 @@ type probeResult struct {
 //	KUBEBUILDER_ASSETS=$(hack/controlplane/build.sh) flock /tmp/cns-lab.lock \
 //	  go test -run '^$' -bench RealBIRDMemory -benchtime 1x -timeout 60m ./internal/bird/
 //
-// CNS_MEMBENCH_ROUTES=10000,100000 chooses the sizes. Results: docs/benchmarks.md, "Memory".
+// CNS_MEMBENCH_ROUTES=10000,100000 chooses the sizes, CNS_MEMBENCH_BIRD=2 runs one BIRD 2 daemon
+// serving both families instead. Results: docs/benchmarks.md, "Memory".
 func BenchmarkRealBIRDMemory(b *testing.B) {
 	testprereq.Root(b)
 	sizes := []int{10_000, 100_000, 1_000_000}
@@ -71,6 +72,10 @@ func BenchmarkRealBIRDMemory(b *testing.B) {
 			}
 			sizes = append(sizes, n)
 		}
+	}
+	major := 1
+	if os.Getenv("CNS_MEMBENCH_BIRD") == "2" {
+		major = 2
 	}
 	dir := b.TempDir()
 	probe := goBuild(b, dir, "../../test/memprobe")
@@ -87,8 +92,8 @@ func BenchmarkRealBIRDMemory(b *testing.B) {
 
 	for _, n := range sizes {
 		t0 := time.Now()
-		rb := startRealBird(b, 1, n)
-		b.Logf("%d routes: BIRD 1.6 up in %v", n, time.Since(t0).Round(time.Second))
+		rb := startRealBird(b, major, n)
+		b.Logf("%d routes: BIRD %d up in %v", n, major, time.Since(t0).Round(time.Second))
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
 			for range b.N {
 				read := runProbe(b, probe, rb, "read")
