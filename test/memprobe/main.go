@@ -1,6 +1,6 @@
 // Command memprobe measures, in a process of its own, the memory one collection of a node's BIRD costs:
 // the peak resident set (VmHWM) and the live heap. It is run by BenchmarkRealBIRDMemory
-// (internal/bird) against real BIRD daemons; see docs/benchmarks.md, "Memory".
+// (test/membench) against real BIRD daemons; see docs/benchmarks.md, "Memory".
 //
 // Modes:
 //

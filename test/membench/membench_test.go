@@ -1,4 +1,4 @@
-package bird
+package membench
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testbird"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testprereq"
 )
@@ -56,7 +57,7 @@ type probeResult struct {
 // agent's peak RSS. Run it with:
 //
 //	KUBEBUILDER_ASSETS=$(hack/controlplane/build.sh) flock /tmp/cns-lab.lock \
-//	  go test -run '^$' -bench RealBIRDMemory -benchtime 1x -timeout 60m ./internal/bird/
+//	  go test -run '^$' -bench RealBIRDMemory -benchtime 1x -timeout 60m ./test/membench/
 //
 // CNS_MEMBENCH_ROUTES=10000,100000 chooses the sizes, CNS_MEMBENCH_BIRD=2 runs one BIRD 2 daemon
 // serving both families instead. Results: docs/benchmarks.md, "Memory".
@@ -78,7 +79,7 @@ func BenchmarkRealBIRDMemory(b *testing.B) {
 		major = 2
 	}
 	dir := b.TempDir()
-	probe := goBuild(b, dir, "../../test/memprobe")
+	probe := goBuild(b, dir, "../memprobe")
 	var env *testenv.Env
 	var agent string
 	if os.Getenv("KUBEBUILDER_ASSETS") != "" || testprereq.InCI() {
@@ -92,7 +93,7 @@ func BenchmarkRealBIRDMemory(b *testing.B) {
 
 	for _, n := range sizes {
 		t0 := time.Now()
-		rb := startRealBird(b, major, n)
+		rb := testbird.Start(b, major, n)
 		b.Logf("%d routes: BIRD %d up in %v", n, major, time.Since(t0).Round(time.Second))
 		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
 			for range b.N {
@@ -123,7 +124,7 @@ func BenchmarkRealBIRDMemory(b *testing.B) {
 				b.Log(line)
 			}
 		})
-		rb.cleanup()
+		rb.Cleanup()
 	}
 }
 
@@ -136,9 +137,9 @@ func goBuild(b *testing.B, dir, pkg string) string {
 	return out
 }
 
-func runProbe(b *testing.B, probe string, rb *realBird, mode string) probeResult {
+func runProbe(b *testing.B, probe string, rb *testbird.Daemons, mode string) probeResult {
 	b.Helper()
-	cmd := exec.Command(probe, "--mode", mode, "--bird-socket", rb.sock4, "--bird6-socket", rb.sock6)
+	cmd := exec.Command(probe, "--mode", mode, "--bird-socket", rb.Sock4, "--bird6-socket", rb.Sock6)
 	// The agent's GOMEMLIMIT in the DaemonSet's 64 MiB.
 	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMEMLIMIT=%d", daemonSetLimit*85/100))
 	var stderr bytes.Buffer
@@ -159,7 +160,7 @@ func runProbe(b *testing.B, probe string, rb *realBird, mode string) probeResult
 
 // runAgent runs the agent binary for one CalicoNodeStatus on rb until it has written a status with the
 // totals and collected a second time, and returns its peak and current RSS and the routes status.
-func runAgent(b *testing.B, bin string, env *testenv.Env, rb *realBird, n int) (peak, rss int64, st v3.CalicoNodeBGPRouteStatus) {
+func runAgent(b *testing.B, bin string, env *testenv.Env, rb *testbird.Daemons, n int) (peak, rss int64, st v3.CalicoNodeBGPRouteStatus) {
 	b.Helper()
 	node := fmt.Sprintf("membench-%d", n)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -168,7 +169,7 @@ func runAgent(b *testing.B, bin string, env *testenv.Env, rb *realBird, n int) (
 	}
 	metricsAddr := ln.Addr().String()
 	_ = ln.Close()
-	cmd := exec.Command(bin, "--node-name", node, "--kubeconfig", env.Kubeconfig, "--bird-socket", rb.sock4, "--bird6-socket", rb.sock6,
+	cmd := exec.Command(bin, "--node-name", node, "--kubeconfig", env.Kubeconfig, "--bird-socket", rb.Sock4, "--bird6-socket", rb.Sock6,
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0", "--memory-limit", "64Mi", "--bird-timeout", "5m")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
