@@ -31,12 +31,12 @@ type statusParser struct {
 func (p *statusParser) line(code int, text []byte, lineNo int) {
 	switch code {
 	case codeStatusVersion:
-		f, _ := nextField(text)
+		f, rest := nextField(text)
 		if string(f) != "BIRD" {
 			p.warn(lineNo, text, "expected \"BIRD <version>\"")
 			return
 		}
-		v, _ := nextField(text[len(f)+1:])
+		v, _ := nextField(rest)
 		major, ok := majorOf(string(v))
 		if !ok {
 			p.warn(lineNo, text, "unreadable version")
