@@ -7,7 +7,7 @@ export CNS_CACHE_DIR
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen
 GO_TEST_FLAGS ?= -race -count=1
-FUZZTIME ?= 5s
+FUZZTIME ?= 10m
 
 .PHONY: all
 all: build
@@ -59,7 +59,7 @@ test: prereqs controlplane calico-fixtures-if-available verify ## All tiers: uni
 	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) go test $(GO_TEST_FLAGS) -timeout 40m ./...
 
 .PHONY: fuzz
-fuzz: ## Long fuzzing runs of every fuzz target (FUZZTIME per target).
+fuzz: ## Long fuzzing runs: every fuzz target for FUZZTIME (10m) each; see docs/fuzzing.md.
 	@hack/fuzz.sh $(FUZZTIME)
 
 # Calico's own manifests (CRDs, its API server's APIService) for the API tier's "beside Calico" cases,

@@ -29,6 +29,7 @@ type Metrics struct {
 	unchanged       prometheus.Counter
 	eventsDropped   prometheus.Counter
 	beside          *besideMetrics // apicheck.go
+	panics          *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -60,12 +61,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Collections whose status equalled the object's, so nothing was written."}),
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "events_dropped_total",
 			Help: "Kubernetes Events dropped because the agent's bounded Event queue was full."}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "panics_total",
+			Help: "Panics recovered (bugs met by some input), by where: parse (one section failed), collect (one collection failed), reconcile (one reconcile failed, retried)."}, []string{"where"}),
 	}
 	for _, c := range []prometheus.Collector{m.peerState, m.peerSince, m.peers, m.routes, m.daemonUp, m.collectDuration,
-		m.birdErrors, m.parseWarnings, m.writes, m.conflicts, m.unchanged, m.eventsDropped} {
+		m.birdErrors, m.parseWarnings, m.writes, m.conflicts, m.unchanged, m.eventsDropped, m.panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("register agent metrics"), err)
 		}
+	}
+	for _, where := range []string{panicParse, panicCollect, panicReconcile} {
+		m.panics.WithLabelValues(where) // exported at 0 from the start, for rate() and alerts
 	}
 	var err error
 	if m.beside, err = newBesideMetrics(reg); err != nil {
@@ -81,6 +87,9 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 		return
 	}
 	m.collectDuration.Observe(took.Seconds())
+	for _, pe := range snapshotPanics(snap) {
+		m.panicked(panicWhere(pe))
+	}
 	for _, d := range []*bird.DaemonSnapshot{&snap.V4, &snap.V6} {
 		fam := d.Family.String()
 		for section, err := range map[string]error{"status": d.StatusErr, "protocols": d.ProtocolsErr, "routes": d.RoutesErr} {
@@ -98,19 +107,11 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 			}
 			m.daemonUp.WithLabelValues(fam).Set(up)
 		}
-		if d.Routes != nil || d.RoutesErr == nil {
-			var fib, rib int
-			for i := range d.Routes {
-				if collect.InFIB(&d.Routes[i]) {
-					fib++
-				} else {
-					rib++
-				}
-			}
-			if d.RoutesErr == nil {
-				m.routes.WithLabelValues(fam, "FIB").Set(float64(fib))
-				m.routes.WithLabelValues(fam, "RIB").Set(float64(rib))
-			}
+		if d.RoutesErr == nil {
+			// Totals, not the routes the snapshot kept (the collector keeps only what a status can list).
+			total, fib := d.TotalRoutes(), d.FIBRoutes()
+			m.routes.WithLabelValues(fam, "FIB").Set(float64(fib))
+			m.routes.WithLabelValues(fam, "RIB").Set(float64(total - fib))
 		}
 	}
 	if bgp == nil {
@@ -136,6 +137,12 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 func (m *Metrics) wrote(reason string) {
 	if m != nil {
 		m.writes.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) panicked(where string) {
+	if m != nil {
+		m.panics.WithLabelValues(where).Inc()
 	}
 }
 

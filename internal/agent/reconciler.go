@@ -63,6 +63,8 @@ type Reconciler struct {
 
 	mu      sync.Mutex
 	objects map[string]*objectState
+
+	fallback countsOnlyFallback
 }
 
 // objectState is what the reconciler remembers of an object between its runs.
@@ -93,7 +95,7 @@ func (r *Reconciler) init() {
 			r.MinFullTableInterval = DefaultMinFullTableInterval
 		}
 		r.grid = newGrid(r.NodeName)
-		r.snapshots = &sharedSnapshots{src: r.Source, now: r.Now}
+		r.snapshots = &sharedSnapshots{src: r.Source, now: r.Now, log: r.Log}
 		r.limiter = &eventLimiter{interval: time.Minute}
 		r.objects = map[string]*objectState{}
 	})
@@ -220,7 +222,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, name string) (time.Duration,
 // long as the spec did not change; otherwise the object is requeued to be collected for its new spec.
 func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, sections collect.Sections, now time.Time, period time.Duration) (bool, error) {
 	for attempt := 0; ; attempt++ {
-		desired := desiredStatus(obj, sections)
+		desired := r.fallback.apply(obj.Name, desiredStatus(obj, sections), now)
 		meta.RemoveStatusCondition(&desired.Conditions, v3.ConditionOtherWriter) // written only while another writer is seen
 		changed := !sameContent(obj.Status, desired)
 		if !changed && !heartbeatDue(now, obj.Status.LastUpdated.Time, period, r.Heartbeat) {
@@ -266,6 +268,11 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 			if r.otherWriterRecent(obj, now) {
 				return false, nil // another writer wrote meanwhile: the next run leaves the object to it
 			}
+		case r.fallback.refuse(obj.Name, desired, err, now):
+			// Refused for what it holds: write the counts only (fallback.go), on the object as it was.
+			r.Metrics.wrote("error")
+			log.Warn("the API server refused the full status; writing the counts without the lists", "err", err)
+			*obj = *before
 		default:
 			r.APIChecker.Observe(err)
 			r.Metrics.wrote("error")
@@ -327,6 +334,7 @@ func (r *Reconciler) forget(name string) {
 	if _, held := r.others.release(name); held {
 		r.countOthers()
 	}
+	r.fallback.forget(name)
 }
 
 func ptrValue(p *int32) int32 {

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ type SnapshotSource interface {
 type sharedSnapshots struct {
 	src SnapshotSource
 	now func() time.Time
+	// log receives the stack of a collection that panicked (may be nil).
+	log *slog.Logger
 
 	mu   sync.Mutex
 	last bird.Snapshot
@@ -35,7 +38,10 @@ func (s *sharedSnapshots) get(ctx context.Context, need bird.Need, maxAge time.D
 	if s.ok && covers(s.need, need) && s.now().Sub(s.at) <= maxAge {
 		return s.last, s.seq, false
 	}
-	s.last = s.src.Collect(ctx, need)
+	// Let the previous snapshot go before reading the next, so two are never alive at once (its routes
+	// are the bulk of the agent's memory).
+	s.last, s.ok = bird.Snapshot{}, false
+	s.last = safeCollect(ctx, s.src, need, s.log)
 	s.seq++
 	s.need, s.at, s.ok = need, s.now(), true
 	return s.last, s.seq, true

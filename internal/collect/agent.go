@@ -37,10 +37,10 @@ func daemonStatus(d *bird.DaemonSnapshot) *v3.BGPDaemonStatus {
 	}
 	st := &v3.BGPDaemonStatus{
 		State:                   v3.BGPDaemonStateNotReady,
-		Version:                 d.Status.Version,
-		RouterID:                d.Status.RouterID,
-		LastBootTime:            d.Status.BootTime,
-		LastReconfigurationTime: d.Status.LastReconfiguration,
+		Version:                 clampShort(d.Status.Version),
+		RouterID:                clampShort(d.Status.RouterID),
+		LastBootTime:            clampShort(d.Status.BootTime),
+		LastReconfigurationTime: clampShort(d.Status.LastReconfiguration),
 	}
 	// A status with an error beside it is a partial reply: do not call the daemon Ready on half an answer.
 	if d.Status.Up && d.StatusErr == nil {

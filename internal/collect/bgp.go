@@ -179,10 +179,10 @@ func mapPeer(p *bird.Protocol) (netip.Addr, v3.CalicoNodePeer) {
 		PeerIP:         addrString(addr),
 		Type:           peerType(p.Name),
 		State:          state,
-		Since:          p.Since,
-		Protocol:       p.Name,
+		Since:          clampShort(p.Since),
+		Protocol:       clampShort(p.Name),
 		Info:           info,
-		Zone:           addr.Zone(),
+		Zone:           clampShort(addr.Zone()),
 		RoutesImported: p.Routes.Imported,
 		RoutesExported: p.Routes.Exported,
 	}

@@ -33,10 +33,10 @@ const (
 )
 
 // MaxIssuesPerSection is the CRD's cap on each section's issues list.
-const MaxIssuesPerSection = 8
+const MaxIssuesPerSection = v3.MaxIssuesPerSection
 
 // MaxIssueMessageBytes is the CRD's cap on an issue message.
-const MaxIssueMessageBytes = 1024
+const MaxIssueMessageBytes = v3.MaxTextLength
 
 // Options tune Build.
 type Options struct {
@@ -50,6 +50,9 @@ type Options struct {
 	// MaxPeersPerFamily caps each peer list (sessions not established kept first). 0 means
 	// DefaultMaxPeersPerFamily; a negative value means no cap.
 	MaxPeersPerFamily int
+	// MaxStatusBytes caps the JSON size of all sections together, every list of both families (see
+	// fitBudget). 0 means DefaultMaxStatusBytes; a negative value means no cap.
+	MaxStatusBytes int
 }
 
 func (o Options) maxPeers() int {
@@ -125,6 +128,7 @@ func Build(s bird.Snapshot, classes []v3.NodeStatusClassType, opts Options) Sect
 			out.Routes.Issues = capIssues(append(out.Routes.Issues, is...))
 		}
 	}
+	fitBudget(&out, opts)
 	return out
 }
 

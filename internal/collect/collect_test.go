@@ -908,8 +908,12 @@ func FuzzBuild(f *testing.F) {
 			return d
 		}
 		s := bird.Snapshot{V4: mk(), V6: mk()}
-		opts := Options{MaxRoutesPerFamily: int(capN), MaxRouteBytesPerFamily: int(capB)}
+		opts := Options{MaxRoutesPerFamily: int(capN), MaxRouteBytesPerFamily: int(capB),
+			MaxStatusBytes: []int{0, -1, 6000, 20000}[seed%4]}
 		got := Build(s, allClasses, opts)
+		if b, _ := json.Marshal(got); len(b) > opts.maxStatusBytes() && fixedJSONSize(&got)+budgetSlack <= opts.maxStatusBytes() {
+			t.Errorf("status of %d bytes over the budget of %d", len(b), opts.maxStatusBytes())
+		}
 
 		valid := map[v3.BGPSessionState]bool{"": true, "Idle": true, "Connect": true, "Active": true,
 			"OpenSent": true, "OpenConfirm": true, "Established": true, "Close": true}
@@ -950,6 +954,12 @@ func FuzzBuild(f *testing.F) {
 		}
 		if again := Build(shuffled(s, rand.New(rand.NewPCG(seed, 7))), allClasses, opts); !reflect.DeepEqual(again, got) {
 			t.Errorf("shuffled snapshot maps differently")
+		}
+		// The Collector streams routes into a selection of the status's cap: it must map alike.
+		if k := opts.maxRoutes(); k <= 1<<16 {
+			if sel := Build(selected(s, k), allClasses, opts); !reflect.DeepEqual(sel, got) {
+				t.Errorf("snapshot selected at %d routes maps differently", k)
+			}
 		}
 	})
 }

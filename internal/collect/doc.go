@@ -119,7 +119,8 @@
 // Routes are sorted by destination address, prefix length, FIB before RIB, protocol name, gateway,
 // then every other field that shows, so the order is total.
 //
-// totalV4/totalV6 are always the number of routes the family's snapshot holds. Each list is capped at
+// totalV4/totalV6 are always the number of routes of the family the daemon holds (DaemonSnapshot.
+// TotalRoutes: the counts of a selecting collection, else every route of the snapshot). Each list is capped at
 // Options.MaxRoutesPerFamily routes and Options.MaxRouteBytesPerFamily bytes of JSON: the routes kept
 // are the FIB routes in route order, then the RIB routes in route order, until a cap is reached; they
 // are listed in route order. A cut list sets truncated and adds an issue RoutesTruncated.
@@ -151,7 +152,17 @@
 //	                                        True with this reason when it is the only issue (the
 //	                                        sections are complete in the assumed dialect).
 //
-// Messages are valid UTF-8 of at most 1024 bytes (the CRD's limit).
+// Messages are valid UTF-8 of at most 1024 bytes (the CRD's limit). Every string from BIRD arrives
+// clean from package bird (valid UTF-8, control characters escaped).
+//
+// # Size
+//
+// Every string is cut to the CRD's bound (64 for names, addresses, interfaces and times; 1024 for info
+// and messages) and every list to its cap, so the API server never refuses a status for its schema.
+// Options.MaxStatusBytes (1 MiB) bounds the JSON of all sections together: past it, the peer lists are
+// kept before the route lists, the two families share what is left, sessions not established and FIB
+// routes come first, and each list cut says so (peersTruncated / truncated and an issue naming the
+// budget); counts and totals stay complete.
 //
 // # BIRD 1.6 and 2.x
 //

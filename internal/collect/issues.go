@@ -146,6 +146,15 @@ func ClampText(s string, n int) string {
 	return s[:cut] + ellipsis
 }
 
+// clampShort makes s fit the CRD's bound on names, addresses, interfaces and times. BIRD's own are far
+// shorter; a hostile or escaped one is cut rather than make the API server refuse the whole status.
+func clampShort(s string) string {
+	if len(s) <= v3.MaxShortStringLength {
+		return s
+	}
+	return ClampText(s, v3.MaxShortStringLength)
+}
+
 // clampMessage makes s valid UTF-8 no longer than MaxIssueMessageBytes (the CRD's limit counts
 // characters; bytes are a safe bound), cut on a rune boundary with an ellipsis.
 func clampMessage(s string) string {

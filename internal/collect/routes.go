@@ -15,8 +15,8 @@ import (
 // gatewayNone is the contract's gateway of a route without one.
 const gatewayNone = "N/A"
 
-// maxNextHops is the CRD's cap on a route's nextHops.
-const maxNextHops = 64
+// maxNextHops is the CRD's cap on a route's nextHops (the snapshot keeps no more).
+const maxNextHops = bird.MaxNextHops
 
 func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 	out := &v3.CalicoNodeBGPRouteStatus{}
@@ -31,7 +31,7 @@ func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 		case d.RoutesErr != nil:
 			out.Issues = append(out.Issues, errorIssue(fam, "show route", "", d.RoutesErr))
 		default:
-			total = len(d.Routes)
+			total = d.TotalRoutes()
 			var truncated bool
 			routes, truncated = mapRoutes(d, other, opts)
 			if truncated {
@@ -230,29 +230,12 @@ type sortedRoute struct {
 }
 
 // compareRoutes is the route order: destination address, prefix length, FIB before RIB, protocol name,
-// gateway; then every other field that shows in the output, so the order is total and equal input in any
-// order yields equal output.
+// gateway, interface (bird.CompareRouteKey, which a bird.RouteSelection keeps routes by); then every
+// other field that shows in the output, so the order is total and equal input in any order yields equal
+// output.
 func compareRoutes(a, b *sortedRoute) int {
 	ra, rb := a.rt, b.rt
-	if c := ra.Prefix.Addr().Compare(rb.Prefix.Addr()); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(ra.Prefix.Bits(), rb.Prefix.Bits()); c != 0 {
-		return c
-	}
-	if fa, fb := InFIB(ra), InFIB(rb); fa != fb {
-		if fa {
-			return -1
-		}
-		return 1
-	}
-	if c := cmp.Compare(ra.Protocol, rb.Protocol); c != 0 {
-		return c
-	}
-	if c := firstHop(ra).Gateway.WithZone("").Compare(firstHop(rb).Gateway.WithZone("")); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(routeInterface(ra), routeInterface(rb)); c != 0 {
+	if c := bird.CompareRouteKey(ra, rb); c != 0 {
 		return c
 	}
 	if c := peerAddr(ra, a.src).Compare(peerAddr(rb, b.src)); c != 0 {
@@ -270,21 +253,6 @@ func compareRoutes(a, b *sortedRoute) int {
 	})
 }
 
-func firstHop(rt *bird.Route) bird.NextHop {
-	if len(rt.NextHops) == 0 {
-		return bird.NextHop{}
-	}
-	return rt.NextHops[0]
-}
-
-// routeInterface is the first next hop's interface, or the kind of a route that drops traffic.
-func routeInterface(rt *bird.Route) string {
-	if rt.Kind != bird.RouteUnicast {
-		return rt.Kind.String()
-	}
-	return firstHop(rt).Interface
-}
-
 func gatewayString(a netip.Addr, as addrStrings) string {
 	if !a.IsValid() {
 		return gatewayNone
@@ -292,9 +260,8 @@ func gatewayString(a netip.Addr, as addrStrings) string {
 	return as.get(a)
 }
 
-// InFIB reports whether a route is in the forwarding table: the one BIRD selected for its prefix ('*'),
-// unless BIRD marks that it failed to export it to the kernel ('!'), in which case nothing forwards by it.
-func InFIB(rt *bird.Route) bool { return rt.Primary && !rt.SyncError }
+// InFIB reports whether a route is in the forwarding table (bird.Route.InFIB).
+func InFIB(rt *bird.Route) bool { return rt.InFIB() }
 
 // mapRoute maps one route. A route that drops traffic has no gateway and its kind as interface, whatever
 // next hops a parser may have attached.
@@ -307,20 +274,20 @@ func mapRoute(rt *bird.Route, s source, as addrStrings) v3.CalicoNodeRoute {
 		Type:        typ,
 		Destination: rt.Prefix.String(),
 		Gateway:     gatewayNone,
-		Interface:   routeInterface(rt),
+		Interface:   clampShort(rt.OutInterface()),
 		LearnedFrom: learnedFrom(rt, s, as),
 	}
 	if rt.Kind != bird.RouteUnicast {
 		return out
 	}
-	out.Gateway = gatewayString(firstHop(rt).Gateway, as)
+	out.Gateway = gatewayString(rt.FirstHop().Gateway, as)
 	if len(rt.NextHops) > 1 {
 		n := min(len(rt.NextHops), maxNextHops)
 		out.NextHops = make([]v3.CalicoNodeRouteNextHop, n)
 		for i, h := range rt.NextHops[:n] {
 			out.NextHops[i] = v3.CalicoNodeRouteNextHop{
 				Gateway:   gatewayString(h.Gateway, as),
-				Interface: h.Interface,
+				Interface: clampShort(h.Interface),
 				Weight:    int32(min(max(h.Weight, 0), math.MaxInt32)),
 			}
 		}
@@ -329,18 +296,20 @@ func mapRoute(rt *bird.Route, s source, as addrStrings) v3.CalicoNodeRoute {
 }
 
 // mapRoutes maps one family's routes, sorted, capped at opts' count and size. When capping, FIB routes
-// are kept first (in route order), then RIB routes; the kept routes are listed in route order.
+// are kept first (in route order), then RIB routes; the kept routes are listed in route order. The
+// snapshot may hold only a selection of the routes (bird.RouteSelection): it holds every route this can
+// keep, and the total counts the others.
 func mapRoutes(d, other *bird.DaemonSnapshot, opts Options) ([]v3.CalicoNodeRoute, bool) {
-	n := len(d.Routes)
-	if n == 0 {
-		return nil, false
+	n := d.TotalRoutes()
+	if len(d.Routes) == 0 {
+		return nil, n > 0
 	}
 	res := &sourceResolver{own: indexProtocols(d), other: indexProtocols(other), cache: map[string]source{}}
 	maxN, maxBytes := opts.maxRoutes(), opts.maxRouteBytes()
 
 	// Only the first maxN FIB and the first maxN RIB routes in route order can be kept: select them
 	// without sorting every route (a node with 100k routes lists 1000).
-	fib := smallest{k: maxN, items: make([]sortedRoute, 0, min(maxN, n))}
+	fib := smallest{k: maxN, items: make([]sortedRoute, 0, min(maxN, len(d.Routes)))}
 	rib := smallest{k: maxN}
 	for i := range d.Routes {
 		r := sortedRoute{rt: &d.Routes[i], src: res.resolve(d.Routes[i].Protocol)}
@@ -355,7 +324,7 @@ func mapRoutes(d, other *bird.DaemonSnapshot, opts Options) ([]v3.CalicoNodeRout
 	// comma per route but one: count a comma for every route.
 	budget := maxBytes - 2
 	as := addrStrings{}
-	kept := make([]keptRoute, 0, min(maxN, n))
+	kept := make([]keptRoute, 0, min(maxN, len(d.Routes)))
 	nFIB := 0
 	full := false
 	for pass, cands := range [][]sortedRoute{fib.sorted(), rib.sorted()} {
