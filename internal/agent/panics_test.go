@@ -209,7 +209,8 @@ func TestControllerSurvivesPanickingReconcile(t *testing.T) {
 	store := newInMemStore(cnsObject("cns", "node1"))
 	store.cached = func(string) { panic("always") }
 	r := &Reconciler{Store: store, NodeName: "node1", Metrics: freshMetrics(t)}
-	c := &Controller{r: r, log: quietLog(), queue: plainQueue()}
+	c := &Controller{r: r, log: quietLog(), queue: plainQueue(),
+		failures: workqueue.NewTypedItemExponentialFailureRateLimiter[string](minRetryDelay, maxRetryDelay)}
 	c.queue.Add("cns")
 	done := make(chan bool)
 	go func() { done <- c.processNext(context.Background()) }()
