@@ -237,6 +237,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	// Keep only the routes a status capped at --max-routes-per-family can list: memory does not grow with
 	// the table.
 	src.MaxRoutes = o.maxRoutes
+	// Defence in depth: BIRD itself refuses anything but queries on the agent's sessions.
+	src.Restrict = true
 	r := &agent.Reconciler{
 		Store:    store,
 		NodeName: o.nodeName,

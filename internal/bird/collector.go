@@ -55,6 +55,10 @@ type Collector struct {
 	// show (a RouteSelection) and counts the others in RouteTotals, so a full Internet table costs no more
 	// memory than a small one. 0 keeps every route.
 	MaxRoutes int
+	// Restrict sends BIRD's "restrict" after the greeting (see Conn.Restrict): the session can then not
+	// reconfigure or disable anything, whatever is sent on it. DaemonSnapshot.Restricted says whether the
+	// daemon accepted it.
+	Restrict bool
 
 	// routeHint remembers how many routes the last collection saw per daemon socket family, so the next
 	// one allocates its slice once (when keeping every route).
@@ -145,6 +149,7 @@ func (c *Collector) collectFamily(ctx context.Context, s *session, need Need, d 
 	r := c.read(ctx, s, need, d.Family)
 	d.Socket = s.path
 	d.DialectNote = r.dialectNote
+	d.Restricted = r.restricted
 	d.Status, d.StatusErr = r.status, r.statusErr
 	d.Protocols, d.ProtocolsErr = r.protocols, r.protocolsErr
 	d.Routes, d.RoutesErr = r.routes, r.routesErr
@@ -166,6 +171,7 @@ func (c *Collector) collectBoth(ctx context.Context, s *session, need Need, snap
 	for _, d := range []*DaemonSnapshot{&snap.V4, &snap.V6} {
 		d.Socket = s.path
 		d.DialectNote = r.dialectNote
+		d.Restricted = r.restricted
 		d.CollectedAt = now
 		if r.status != nil {
 			st := *r.status
@@ -278,6 +284,7 @@ func setAll(d *DaemonSnapshot, need Need, err error) {
 // readResult is what one daemon answered.
 type readResult struct {
 	major        int
+	restricted   bool
 	dialectNote  string
 	status       *Status
 	statusErr    error
@@ -306,6 +313,7 @@ func (c *Collector) read(ctx context.Context, s *session, need Need, family Fami
 		r.major = s.conn.Major
 	}
 	r.dialectNote = s.dialectNote
+	r.restricted = s.restricted
 	return r
 }
 
@@ -418,6 +426,8 @@ type session struct {
 	dialed  bool
 	// dialectNote says how the reply dialect was decided when the greeting's version could not be read.
 	dialectNote string
+	// restricted: the daemon accepted "restrict" on this connection.
+	restricted bool
 }
 
 func (c *Collector) newSession(f Family) *session {
@@ -436,7 +446,7 @@ func (c *Collector) newSession(f Family) *session {
 // dialect when the daemon's greeting does not name a version that can be read.
 func (s *session) dial(ctx context.Context) {
 	s.dialed = true
-	s.conn, s.dialErr, s.dialectNote = nil, nil, ""
+	s.conn, s.dialErr, s.dialectNote, s.restricted = nil, nil, "", false
 	if len(s.paths) == 0 {
 		s.dialErr = ErrNoSocket
 		return
@@ -465,6 +475,14 @@ func (s *session) dial(ctx context.Context) {
 			s.dialErr = fmt.Errorf("%w (also tried: %s)", first, strings.Join(also, "; "))
 		}
 		return
+	}
+	if s.c.Restrict {
+		ok, err := s.conn.Restrict(ctx)
+		if err != nil {
+			s.conn, s.dialErr = nil, err
+			return
+		}
+		s.restricted = ok
 	}
 	if s.conn.Major == 0 {
 		s.decideDialect(ctx)

@@ -170,6 +170,9 @@ type DaemonSnapshot struct {
 	// DialectNote is set when the daemon's version could not be read: it says in which dialect (BIRD 1.x
 	// or 2.x replies) the daemon was read, and why. Empty when the version decided it.
 	DialectNote string
+	// Restricted: the Collector asked for a restricted session (Collector.Restrict) and the daemon
+	// accepted it.
+	Restricted bool
 
 	Status    *Status
 	StatusErr error
