@@ -351,7 +351,7 @@ func startLabAndControlPlane(ctx context.Context, cfg config, work string) (l *l
 
 func (c *config) validate() error {
 	switch {
-	case c.Periods < 1:
+	case !c.Retry && c.Periods < 1:
 		return fmt.Errorf("--periods %d: want at least 1", c.Periods)
 	case c.Period < time.Second || c.Period%time.Second != 0:
 		return fmt.Errorf("--period %s: want whole seconds, at least 1s (it is spec.updatePeriodSeconds)", c.Period)
