@@ -62,6 +62,7 @@ func runSuite(t *testing.T, major int) {
 		run  func(t *testing.T)
 	}{
 		{"ExampleYAMLMatchesBIRD", f.testExample},
+		{"RetryingPeersNoWrites", f.testRetryingPeersNoWrites},
 		{"ClassesAndPeriodChange", f.testClassesAndPeriod},
 		{"PeriodZero", f.testPeriodZero},
 		{"Delete", f.testDelete},
