@@ -42,14 +42,20 @@ type retryPhase struct {
 	// turn into writes.
 	BirdStateChanges int `json:"birdStateChanges"`
 
-	Writes              int            `json:"statusWrites"` // seen through the watch, all N objects
-	WritesPerObjectHour float64        `json:"writesPerObjectHour"`
-	APIServerWrites     float64        `json:"apiserverStatusWrites"`
-	AgentChanged        float64        `json:"agentWritesChanged"`   // the agents' status_writes_total{reason="changed"}
-	AgentHeartbeat      float64        `json:"agentWritesHeartbeat"` // ... {reason="heartbeat"}
-	AgentUnchanged      float64        `json:"agentUnchanged"`       // status_unchanged_total: collections not written
-	AgentErrors         float64        `json:"agentWriteErrors"`
-	Changes             map[string]int `json:"changes"` // what the writes changed: path -> writes
+	Writes              int     `json:"statusWrites"` // seen through the watch, all N objects
+	WritesPerObjectHour float64 `json:"writesPerObjectHour"`
+	APIServerWrites     float64 `json:"apiserverStatusWrites"`
+	AgentChanged        float64 `json:"agentWritesChanged"`   // the agents' status_writes_total{reason="changed"}
+	AgentHeartbeat      float64 `json:"agentWritesHeartbeat"` // ... {reason="heartbeat"}
+	AgentUnchanged      float64 `json:"agentUnchanged"`       // status_unchanged_total: collections not written
+	AgentErrors         float64 `json:"agentWriteErrors"`
+	// Collections is how many BIRD snapshots the agents read (collection_duration_seconds_count), with their
+	// mean duration and how many took more than 0.512 s (a histogram bucket bound): a collection late by
+	// more than half a period skips a grid point.
+	Collections     float64        `json:"agentCollections"`
+	CollectionMeanS float64        `json:"agentCollectionMeanSeconds"`
+	SlowCollections float64        `json:"agentCollectionsOver512ms"`
+	Changes         map[string]int `json:"changes"` // what the writes changed: path -> writes
 
 	// CPU seconds in the window (schedstat, ns resolution).
 	APIServerCPU float64 `json:"apiserverCPUSeconds"`
@@ -345,6 +351,12 @@ func (r *retryRun) phase(ctx context.Context, name string) (ph retryPhase, err e
 	if err := r.warmUp(ctx, agents, 120*time.Second); err != nil {
 		return ph, fmt.Errorf("phase %s: %w (logs in %s)", name, err, r.work)
 	}
+	// The first write follows the object's creation, off the agent's grid; the next grid point is at least
+	// half a period later, so one of the window's periods could go without a collection. Start the window
+	// once every agent has made one collection on its grid.
+	if err := r.oneMoreCollection(ctx, agents, 2*r.cfg.Period+30*time.Second); err != nil {
+		return ph, fmt.Errorf("phase %s: %w (logs in %s)", name, err, r.work)
+	}
 
 	window := r.cfg.Window
 	r.cfg.progress("phase %s: measuring %s", name, window)
@@ -401,6 +413,11 @@ func (r *retryRun) phase(ctx context.Context, name string) (ph retryPhase, err e
 	ph.APIServerWrites = c1.apiWrites - c0.apiWrites
 	ph.AgentChanged, ph.AgentHeartbeat = c1.changed-c0.changed, c1.heartbeat-c0.heartbeat
 	ph.AgentUnchanged, ph.AgentErrors = c1.unchanged-c0.unchanged, c1.errors-c0.errors
+	ph.Collections = c1.collections - c0.collections
+	if ph.Collections > 0 {
+		ph.CollectionMeanS = (c1.collectSum - c0.collectSum) / ph.Collections
+	}
+	ph.SlowCollections = ph.Collections - (c1.collectFast - c0.collectFast)
 	ph.APIServerCPU, ph.EtcdCPU = schedSeconds(t0.cp.apiserver, t1.cp.apiserver), schedSeconds(t0.cp.etcd, t1.cp.etcd)
 	ph.AgentsCPU = float64(int64(t1.agentsNanos)-int64(t0.agentsNanos)) / 1e9
 	ph.Changes = map[string]int{}
@@ -483,6 +500,52 @@ func (r *retryRun) warmUp(ctx context.Context, agents []*retryAgent, limit time.
 	}
 }
 
+// oneMoreCollection waits until every agent has finished one more collection (written or not) than when it
+// was called.
+func (r *retryRun) oneMoreCollection(ctx context.Context, agents []*retryAgent, limit time.Duration) error {
+	collections := func(a *retryAgent) (float64, error) {
+		body, err := fetch(ctx, r.hc, a.metricsURL)
+		if err != nil {
+			return 0, err
+		}
+		w, err1 := sumSamples(bytes.NewReader(body), "calico_node_status_status_writes_total", nil)
+		u, err2 := sumSamples(bytes.NewReader(body), "calico_node_status_status_unchanged_total", nil)
+		if err := errors.Join(err1, err2); err != nil {
+			return 0, fmt.Errorf("%s's metrics: %w", a.object, err)
+		}
+		return w + u, nil
+	}
+	base := make([]float64, len(agents))
+	for i, a := range agents {
+		var err error
+		if base[i], err = collections(a); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		waiting := 0
+		for i, a := range agents {
+			n, err := collections(a)
+			if err != nil {
+				return err
+			}
+			if n <= base[i] {
+				waiting++
+			}
+		}
+		if waiting == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s, %d of %d agents had not collected again", limit, waiting, len(agents))
+		}
+		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
 // retrySample is one end of a phase's window.
 type retrySample struct {
 	at          time.Time
@@ -517,6 +580,7 @@ func (r *retryRun) sample(agents []*retryAgent) (retrySample, error) {
 type retryCounters struct {
 	apiWrites                             float64
 	changed, heartbeat, unchanged, errors float64
+	collections, collectSum, collectFast  float64
 }
 
 func (r *retryRun) counters(ctx context.Context, agents []*retryAgent) (c retryCounters, err error) {
@@ -537,6 +601,9 @@ func (r *retryRun) counters(ctx context.Context, agents []*retryAgent) (c retryC
 			{"calico_node_status_status_writes_total", map[string]string{"reason": "heartbeat"}, &c.heartbeat},
 			{"calico_node_status_status_writes_total", map[string]string{"reason": "error"}, &c.errors},
 			{"calico_node_status_status_unchanged_total", nil, &c.unchanged},
+			{"calico_node_status_collection_duration_seconds_count", nil, &c.collections},
+			{"calico_node_status_collection_duration_seconds_sum", nil, &c.collectSum},
+			{"calico_node_status_collection_duration_seconds_bucket", map[string]string{"le": "0.512"}, &c.collectFast},
 		} {
 			v, err := sumSamples(bytes.NewReader(body), q.metric, q.want)
 			if err != nil {
@@ -613,6 +680,9 @@ func (r *retryReport) print(w io.Writer) {
 	row("agents: writes changed", dead.AgentChanged, healthy.AgentChanged, "%.0f")
 	row("agents: writes heartbeat", dead.AgentHeartbeat, healthy.AgentHeartbeat, "%.0f")
 	row("agents: collections not written", dead.AgentUnchanged, healthy.AgentUnchanged, "%.0f")
+	row("agents: BIRD collections", dead.Collections, healthy.Collections, "%.0f")
+	row("agents: mean collection time (ms)", 1000*dead.CollectionMeanS, 1000*healthy.CollectionMeanS, "%.1f")
+	row("agents: collections over 0.512 s", dead.SlowCollections, healthy.SlowCollections, "%.0f")
 	row("kube-apiserver CPU s (schedstat)", dead.APIServerCPU, healthy.APIServerCPU, "%.3f")
 	row("etcd CPU s (schedstat)", dead.EtcdCPU, healthy.EtcdCPU, "%.3f")
 	row("apiserver+etcd % of a vCPU above idle", dead.AboveIdle, healthy.AboveIdle, "%.3f")
