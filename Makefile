@@ -101,3 +101,7 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: controlplane ## Our agent vs an original-style baseline on an 11-node BIRD lab, same run (root; see docs/benchmarks.md). BENCH_FLAGS=--quick for a smoke run.
 	go run ./test/bench $(BENCH_FLAGS)
+
+.PHONY: bench-retry
+bench-retry: controlplane ## 20 agents, node with peers nobody answers vs all healthy: writes/object/hour, API server + etcd CPU above idle (root; docs/benchmarks.md). BENCH_FLAGS=--quick for a smoke run.
+	go run ./test/bench --retry $(BENCH_FLAGS)

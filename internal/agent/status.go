@@ -20,18 +20,22 @@ const ConditionRefreshing = "Refreshing"
 const ReasonPeriodic = "Periodic"
 
 // desiredStatus is the status to hold for obj given the sections just collected. It keeps obj's conditions'
-// transition times when their status does not change, and does not set lastUpdated: the caller does,
-// only when it writes.
+// transition times when their status does not change, keeps obj's times where BIRD only jittered them
+// (keepStableTimes) and obj's peers that BIRD is still retrying for the same reason (keepRetryingPeers),
+// and does not set lastUpdated: the caller does, only when it writes.
 func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeStatusStatus {
 	st := v3.CalicoNodeStatusStatus{
-		LastUpdated:        obj.Status.LastUpdated,
-		Agent:              s.Agent,
-		BGP:                s.BGP,
+		LastUpdated: obj.Status.LastUpdated,
+		// Copies: the smoothing below edits them against obj's status, and a write retried after a
+		// conflict calls this again with the same sections and a fresher obj.
+		Agent:              s.Agent.DeepCopy(),
+		BGP:                s.BGP.DeepCopy(),
 		Routes:             s.Routes,
 		ObservedGeneration: obj.Generation,
 		Conditions:         append([]metav1.Condition(nil), obj.Status.Conditions...),
 	}
 	keepStableTimes(&obj.Status, &st)
+	keepRetryingPeers(&obj.Status, &st)
 	ready := readyCondition(s)
 	ready.ObservedGeneration = obj.Generation
 	if p := obj.Spec.UpdatePeriodSeconds; p != nil && *p == 0 && ready.Reason == v3.ReasonCollected {

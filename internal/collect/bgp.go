@@ -240,6 +240,11 @@ var protocolStates = map[string]string{
 	"flush": "Down", // down, its routes being withdrawn
 }
 
+// InfoDisabled is the Info of a BGP session switched off on purpose (BIRD's protocol down with no error
+// recorded: `disabled` in the config, `birdc disable`). BIRD does not retry such a session; the agent
+// tells it apart from a session that is down and retrying by this value.
+const InfoDisabled = "Down (disabled)"
+
 // sessionState maps a BGP protocol to the contract's state and the Info text: what BIRD says beyond the
 // state, empty when Established. Every BIRD word maps to a contract value or, for a word this code does
 // not know (a future BIRD), to "" (unknown), with the word kept in Info.
@@ -289,12 +294,11 @@ func sessionState(p *bird.Protocol) (v3.BGPSessionState, string) {
 	if known && !m.native {
 		native = ""
 	}
-	if native != "" && strings.EqualFold(native, "down") && reason == "" {
-		// Down with no error recorded: BIRD's manual shutdown (config `disabled`, `birdc disable`).
-		reason = "disabled"
-	}
 	info := reason
 	switch {
+	case native != "" && strings.EqualFold(native, "down") && reason == "":
+		// Down with no error recorded: BIRD's manual shutdown (config `disabled`, `birdc disable`).
+		info = InfoDisabled
 	case native != "" && reason != "":
 		info = native + " (" + reason + ")"
 	case native != "":

@@ -87,7 +87,34 @@
 //
 // Words are compared case-insensitively. An operator reads: Established is up; Active/Connect with a
 // socket error is a peer that does not answer; Active with "Passive" is a peer expected to call us; Idle
-// with "Down (disabled)" is switched off on purpose.
+// with "Down (disabled)" is switched off on purpose (InfoDisabled).
+//
+// # A peer BIRD keeps retrying
+//
+// This package maps one snapshot as BIRD prints it. A session nobody answers (a node that is down, a
+// port nobody listens on; Calico's template retries every 5 s, `connect retry time 5`) is printed in a
+// different state almost every time it is read: BIRD 1.6 and 2.0 move it between Connect (TCP connect
+// under way), Active (waiting for the retry timer) and Idle, through OpenSent when a TCP connection is
+// accepted and then dropped, with the same "Last error" (e.g. "Socket: Connection refused", "Socket: No
+// route to host"); some builds also move since with each attempt. The status does not follow that cycle:
+// the agent (internal/agent, keepRetryingPeers) compares each collection with the status it last wrote,
+// and for a peer that was and still is retrying (a known state other than Established, Info not
+// InfoDisabled):
+//
+//	collected                            status
+//	-----------------------------------  ------------------------------------------------------
+//	same info (the same last error)      unchanged: the state, since and info written when the
+//	                                     peer was first seen down with this error; no write
+//	other info (the error changed)       written: the state BIRD prints now and the new info;
+//	                                     since stays the written one
+//	Established, InfoDisabled, peer      written as collected (BIRD's state and since)
+//	removed or added, unknown state
+//
+// So since is when the peer stopped being Established or was first seen down (BIRD's since in the
+// collection that first showed it down), not when BIRD last retried, and state is one BIRD really
+// printed for it (Connect, Active, Idle, OpenSent, OpenConfirm or Close), kept until the error changes
+// or the peer comes up, is disabled or removed. The counts never depend on it (not established either
+// way). Metrics (bgp_peer_state) show every collection as BIRD printed it.
 //
 // # Routes (routesV4 from V4.Routes, routesV6 from V6.Routes)
 //

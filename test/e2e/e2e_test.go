@@ -71,6 +71,7 @@ func runSuite(t *testing.T, flavour lab.Flavour) {
 		run  func(t *testing.T)
 	}{
 		{"ExampleYAMLMatchesBIRD", f.testExample},
+		{"RetryingPeersNoWrites", f.testRetryingPeersNoWrites},
 		{"ClassesAndPeriodChange", f.testClassesAndPeriod},
 		{"PeriodZero", f.testPeriodZero},
 		{"Delete", f.testDelete},

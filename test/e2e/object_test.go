@@ -197,8 +197,9 @@ func foldDeadPeers(b *v3.CalicoNodeBGPStatus) {
 		for i := range ps {
 			if deadPeers[ps[i].PeerIP] && (ps[i].State == v3.BGPSessionStateConnect || ps[i].State == v3.BGPSessionStateActive) {
 				// BIRD's last socket error goes with the cycle too ("Socket: No route to host", or
-				// none yet after a restart of the attempt).
-				ps[i].State, ps[i].Info = "Connect|Active", ""
+				// none yet after a restart of the attempt). The agent keeps the state and since it wrote
+				// while BIRD retries (internal/agent keepRetryingPeers), so a fresh read differs there.
+				ps[i].State, ps[i].Info, ps[i].Since = "Connect|Active", "", ""
 			}
 		}
 	}
