@@ -26,7 +26,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -137,8 +137,8 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	}
 	// These tests count collections per period of 1 s: no floor between route-table reads here
 	// (TestFullTableReadsAreSpacedByTheFloorInterval covers it).
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log,
-		MinFullTableInterval: time.Millisecond}
+	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log,
+		MinFullTableInterval: time.Millisecond})
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
@@ -242,8 +242,8 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 
 	waitCollected(t, c, mine)
 	got := get(t, c, mine.Name)
-	want := collect.Build(src.snap, classesAll(), collect.Options{})
-	if !sameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
+	want := status.Build(src.snap, classesAll(), status.Options{})
+	if !status.SameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
 		t.Fatalf("status differs from the mapping of the snapshot:\n got %+v\nwant %+v", got.Status, want)
 	}
 	if r := meta.FindStatusCondition(got.Status.Conditions, v3.ConditionReady); r.Status != metav1.ConditionTrue {
@@ -328,7 +328,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	}
 	eventually(t, 20*time.Second, "Refreshing=False/RefreshDisabled", func() bool {
 		g := get(t, c, o.Name)
-		r := meta.FindStatusCondition(g.Status.Conditions, ConditionRefreshing)
+		r := meta.FindStatusCondition(g.Status.Conditions, v3.ConditionRefreshing)
 		return collectedFor(g) && r != nil && r.Status == metav1.ConditionFalse && r.Reason == v3.ReasonRefreshDisabled
 	})
 	frozen := get(t, c, o.Name)

@@ -36,6 +36,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/apicheck"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -99,8 +100,8 @@ func startCalicoAgent(t *testing.T, env *testenv.Env, node string, src *scripted
 	}
 	checker.MinBackoff, checker.MaxBackoff = 200*time.Millisecond, 2*time.Second
 	store.APIChecker = checker
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: time.Hour, Log: log,
-		APIChecker: checker, OtherWriterQuiet: quiet, MinFullTableInterval: time.Millisecond}
+	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: time.Hour, Log: log,
+		APIChecker: checker, OtherWriterQuiet: quiet, MinFullTableInterval: time.Millisecond})
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
@@ -525,7 +526,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	before := cur.Status
 	cur.Status = calicoStatus(7)
 	stored := writeAsCalicoNode(t, cn, cur, "")
-	if !sameContent(stored.Status, before) {
+	if !status.SameContent(stored.Status, before) {
 		t.Fatalf("a full PUT changed the status on our CRD (status subresource): %+v", stored.Status.BGP)
 	}
 	if w, ok := otherStatusWriter(stored); ok {

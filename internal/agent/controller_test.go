@@ -131,7 +131,7 @@ func startFakeWatchController(t *testing.T, node string, src *scriptedSource) (*
 	}
 	inf := cache.NewSharedIndexInformer(noWatchList{lw}, &v3.CalicoNodeStatus{}, 0, cache.Indexers{})
 	store := &memStore{indexer: inf.GetIndexer(), writes: map[types.UID]int{}}
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Log: slog.New(slog.DiscardHandler)}
+	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Log: slog.New(slog.DiscardHandler)})
 	ctrl, err := NewController(r, inf, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Package agent is the node agent's one reconciler: it keeps every CalicoNodeStatus whose spec.node is this
 // node current. It watches only this node's objects (field selector on spec.node), schedules each object
 // by requeueing it every updatePeriodSeconds on a grid shared by all objects of the node (so they share
-// one BIRD query), computes the status from one BIRD snapshot with internal/collect, and writes through
+// one BIRD query), computes the status from one BIRD snapshot with internal/status, and writes through
 // the status subresource only when the content changed, or as a freshness heartbeat at least every
 // max(updatePeriodSeconds, 5 minutes). It sets conditions and observedGeneration, records Events when a
 // peer reaches or leaves Established, and exports Prometheus metrics.

@@ -80,8 +80,8 @@ func (c *countingRecorder) Eventf(regarding runtime.Object, _ runtime.Object, _,
 // one peer change by N.
 func TestPeerEventsOncePerPeerAndReasonPerNodeWhateverTheObjects(t *testing.T) {
 	rec := &countingRecorder{}
-	r := &Reconciler{Events: rec}
-	r.init()
+	r := NewReconciler(Options{Events: rec})
+
 	peer := func(state v3.BGPSessionState) *v3.CalicoNodeBGPStatus {
 		return &v3.CalicoNodeBGPStatus{PeersV4: []v3.CalicoNodePeer{{PeerIP: "10.0.0.2", Type: v3.BGPPeerTypeNodeMesh, State: state, Protocol: "Mesh_10_0_0_2"}}}
 	}

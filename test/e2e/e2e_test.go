@@ -104,7 +104,7 @@ func reconciles(t testing.TB, a *agentProc) float64 {
 }
 
 // matchBIRD checks obj (all classes, node i) against what BIRD says on node i now: the same status as
-// the test's own collection through internal/bird and internal/collect, and, through birdc, the router ID,
+// the test's own collection through internal/bird and internal/status, and, through birdc, the router ID,
 // every peer's IP, type and state, the route counts, and known routes: a ToR route (FIB, BGPPeer, via the
 // ToR) and a mesh route (FIB, NodeMesh, via the next node) per family.
 func (f *fixture) matchBIRD(t testing.TB, i int, obj *v3.CalicoNodeStatus) (bool, string) {
