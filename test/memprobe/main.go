@@ -124,7 +124,7 @@ func bareRead(path string, timeout time.Duration) (int64, error) {
 	if _, err := br.ReadSlice('\n'); err != nil { // greeting
 		return 0, err
 	}
-	if _, err := io.WriteString(c, "show route\n"); err != nil {
+	if _, err := io.WriteString(c, bird.CmdRoutes+"\n"); err != nil {
 		return 0, err
 	}
 	var n int64
