@@ -61,7 +61,7 @@ func TestAPIServer_RefusedStatusFallsBackToCounts(t *testing.T) {
 	o := createObject(t, c, "fb-cns", "fb-node-1", 1, classesAll())
 
 	var got *v3.CalicoNodeStatus
-	eventually(t, 30*time.Second, "a counts-only status", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a counts-only status", func() bool {
 		got = get(t, c, o.Name)
 		return meta.IsStatusConditionTrue(got.Status.Conditions, v3.ConditionCountsOnly)
 	})
@@ -81,7 +81,7 @@ func TestAPIServer_RefusedStatusFallsBackToCounts(t *testing.T) {
 	// BIRD unchanged for several periods: no write, no new attempt.
 	writes := watchWrites(t, env, got)
 	base := src.count()
-	eventually(t, 30*time.Second, "three more collections", func() bool { return src.count() >= base+3 })
+	testenv.Eventually(t, 30*time.Second, "three more collections", func() bool { return src.count() >= base+3 })
 	if n := writes(); n != 0 {
 		t.Errorf("%d writes while nothing changed", n)
 	}
@@ -107,7 +107,7 @@ func TestAPIServer_TooLargeStatusFallsBackToCounts(t *testing.T) {
 	m := startAgentWith(t, env, "fb-node-2", src, status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
 	o := createObject(t, c, "fb-cns-large", "fb-node-2", 1, classesAll())
 	var got *v3.CalicoNodeStatus
-	eventually(t, 30*time.Second, "a counts-only status", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a counts-only status", func() bool {
 		got = get(t, c, o.Name)
 		return meta.IsStatusConditionTrue(got.Status.Conditions, v3.ConditionCountsOnly)
 	})

@@ -107,7 +107,7 @@ func (o objects) delete(t testing.TB, name string) {
 		t.Errorf("delete %s: %v", name, err)
 		return
 	}
-	eventually(t, 30*time.Second, name+" gone", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, name+" gone", func() (bool, string) {
 		_, err := o.tryGet(name)
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
@@ -123,7 +123,7 @@ func collectedFor(obj *v3.CalicoNodeStatus) bool {
 func (o objects) waitCollected(t testing.TB, name string, timeout time.Duration, what string, cond func(*v3.CalicoNodeStatus) (bool, string)) *v3.CalicoNodeStatus {
 	t.Helper()
 	var last *v3.CalicoNodeStatus
-	eventually(t, timeout, name+": "+what, func() (bool, string) {
+	testenv.Eventually(t, timeout, name+": "+what, func() (bool, string) {
 		obj, err := o.tryGet(name)
 		if err != nil {
 			return false, err.Error()
