@@ -1,6 +1,9 @@
 // Package status maps a BIRD snapshot (package bird) and the classes a CalicoNodeStatus asks for to the
-// status sections of the projectcalico.org/v3 contract. It is pure: no I/O, no Kubernetes client, no
-// clock; equal snapshots give equal sections whatever the order of protocols and routes in them.
+// status sections of the projectcalico.org/v3 contract (Build), and the sections and the status last
+// written to the status to hold (Desired: conditions, BIRD time smoothing, retrying peers; SameContent
+// says whether it changed). It is pure: no I/O, no Kubernetes client, no clock; equal snapshots give equal
+// sections whatever the order of protocols and routes in them. The agent (internal/agent) schedules,
+// reads BIRD and writes what this package computes.
 //
 // It keeps Calico's mapping (node/pkg/status) and fixes its bugs: one family failing does not wipe the
 // other; skipped lines are reported, not silently lost; every BIRD state maps to a defined value; peer
