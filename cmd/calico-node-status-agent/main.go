@@ -27,7 +27,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 type options struct {
@@ -150,14 +150,14 @@ func registerFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":9496", "address of the Prometheus /metrics endpoint (clear of Felix 9091/9099 and Typha 9098 on the host network); 0 disables it")
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":9497", "address of /healthz and /readyz; 0 disables it")
 	fs.DurationVar(&o.birdTimeout, "bird-timeout", 10*time.Second, "deadline of one collection from BIRD")
-	fs.IntVar(&o.maxRoutes, "max-routes-per-family", collect.DefaultMaxRoutesPerFamily, fmt.Sprintf("cap of each route list in status, 1 to %d (the status says when it was truncated; the totals stay complete); also how many routes per family the agent keeps while reading BIRD", v3.MaxRoutesPerFamily))
-	fs.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the JSON size of each route list in status, 1024 to --max-status-bytes")
-	fs.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, fmt.Sprintf("cap of each peer list in status, 1 to %d (sessions not established first; counts stay complete)", v3.MaxPeersPerFamily))
-	fs.IntVar(&o.maxStatusBytes, "max-status-bytes", collect.DefaultMaxStatusBytes, "cap of the JSON size of all peer and route lists of a status together, 65536 to 3145728 (peers kept before routes)")
+	fs.IntVar(&o.maxRoutes, "max-routes-per-family", v3.DefaultMaxRoutesPerFamily, fmt.Sprintf("cap of each route list in status, 1 to %d (the status says when it was truncated; the totals stay complete); also how many routes per family the agent keeps while reading BIRD", v3.MaxRoutesPerFamily))
+	fs.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", v3.DefaultMaxRouteBytesPerFamily, "cap of the JSON size of each route list in status, 1024 to --max-status-bytes")
+	fs.IntVar(&o.maxPeers, "max-peers-per-family", v3.DefaultMaxPeersPerFamily, fmt.Sprintf("cap of each peer list in status, 1 to %d (sessions not established first; counts stay complete)", v3.MaxPeersPerFamily))
+	fs.IntVar(&o.maxStatusBytes, "max-status-bytes", v3.DefaultMaxStatusBytes, "cap of the JSON size of all peer and route lists of a status together, 65536 to 3145728 (peers kept before routes)")
 	fs.StringVar(&o.memoryLimit, "memory-limit", "auto", "the container's memory limit (bytes, or with Ki/Mi/Gi), from which GOMEMLIMIT (85 %, unless $GOMEMLIMIT is set) and --max-reply-bytes derive; auto: read from the cgroup (v2 memory.max, v1 memory.limit_in_bytes); none: no limit")
 	fs.StringVar(&o.maxReplyBytes, "max-reply-bytes", "auto", "cap of a BIRD reply held while parsed (show status, show protocols all); auto: a quarter of the memory limit within [4Mi, 64Mi], 64Mi without a limit")
 	fs.StringVar(&o.maxRouteReplyBytes, "max-route-reply-bytes", "1Gi", "cap of a `show route` reply; the routes are streamed into the capped selection, so its size costs time (bounded by --bird-timeout), not memory")
-	fs.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
+	fs.DurationVar(&o.heartbeat, "heartbeat", v3.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
 	fs.IntVar(&o.maxObjects, "max-objects-per-node", agent.DefaultMaxObjectsPerNode, "how many CalicoNodeStatus objects of this node are served (the oldest); the others get Ready=False TooManyObjects")
 	fs.DurationVar(&o.minFullTable, "min-full-table-interval", agent.DefaultMinFullTableInterval, "shortest interval between two reads of BIRD's route table, however short the objects' periods")
 	fs.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
@@ -239,13 +239,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	src.MaxRoutes = o.maxRoutes
 	// Defence in depth: BIRD itself refuses anything but queries on the agent's sessions.
 	src.Restrict = true
-	r := &agent.Reconciler{
+	r := agent.NewReconciler(agent.Options{
 		Store:    store,
 		NodeName: o.nodeName,
 		Source:   src,
 		Events:   events,
 		Metrics:  m,
-		Collect: collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers,
+		Collect: status.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers,
 			MaxStatusBytes: o.maxStatusBytes},
 		Heartbeat: o.heartbeat,
 		Log:       log,
@@ -254,7 +254,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		MinFullTableInterval: o.minFullTable,
 		APIChecker:           checker,
 		OtherWriterQuiet:     o.otherWriterQuiet,
-	}
+	})
 	ctrl, err := agent.NewController(r, store.Informer(), log)
 	if err != nil {
 		return err

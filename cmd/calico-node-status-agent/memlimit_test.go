@@ -6,8 +6,7 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/calico-node-status/calico-node-status/internal/agent"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 )
 
 func TestMemoryLimit(t *testing.T) {
@@ -51,9 +50,9 @@ func TestMemoryLimit(t *testing.T) {
 }
 
 func validOptions() options {
-	return options{nodeName: "n", birdTimeout: 10 * time.Second, heartbeat: agent.DefaultHeartbeat,
-		maxRoutes: collect.DefaultMaxRoutesPerFamily, maxRouteBytes: collect.DefaultMaxRouteBytesPerFamily,
-		maxPeers: collect.DefaultMaxPeersPerFamily, maxStatusBytes: collect.DefaultMaxStatusBytes,
+	return options{nodeName: "n", birdTimeout: 10 * time.Second, heartbeat: v3.DefaultHeartbeat,
+		maxRoutes: v3.DefaultMaxRoutesPerFamily, maxRouteBytes: v3.DefaultMaxRouteBytesPerFamily,
+		maxPeers: v3.DefaultMaxPeersPerFamily, maxStatusBytes: v3.DefaultMaxStatusBytes,
 		memoryLimit: "auto", maxReplyBytes: "auto", maxRouteReplyBytes: "1Gi"}
 }
 

@@ -13,12 +13,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
 // startAgentWith is startAgent with the mapping's options set (here: caps above the CRD's bounds).
-func startAgentWith(t *testing.T, env *testenv.Env, node string, src *scriptedSource, opts collect.Options) *Metrics {
+func startAgentWith(t *testing.T, env *testenv.Env, node string, src *scriptedSource, opts status.Options) *Metrics {
 	t.Helper()
 	store, err := NewKubeStore(env.Config, node)
 	if err != nil {
@@ -29,7 +29,7 @@ func startAgentWith(t *testing.T, env *testenv.Env, node string, src *scriptedSo
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Metrics: m, Collect: opts, Log: log}
+	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Metrics: m, Collect: opts, Log: log})
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
@@ -57,11 +57,11 @@ func TestAPIServer_RefusedStatusFallsBackToCounts(t *testing.T) {
 	env := testenv.Shared(t)
 	c := env.Client
 	src := &scriptedSource{snap: manyPeers(v3.MaxPeersPerFamily+100, "09:00:00")}
-	m := startAgentWith(t, env, "fb-node-1", src, collect.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
+	m := startAgentWith(t, env, "fb-node-1", src, status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
 	o := createObject(t, c, "fb-cns", "fb-node-1", 1, classesAll())
 
 	var got *v3.CalicoNodeStatus
-	eventually(t, 30*time.Second, "a counts-only status", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a counts-only status", func() bool {
 		got = get(t, c, o.Name)
 		return meta.IsStatusConditionTrue(got.Status.Conditions, v3.ConditionCountsOnly)
 	})
@@ -81,7 +81,7 @@ func TestAPIServer_RefusedStatusFallsBackToCounts(t *testing.T) {
 	// BIRD unchanged for several periods: no write, no new attempt.
 	writes := watchWrites(t, env, got)
 	base := src.count()
-	eventually(t, 30*time.Second, "three more collections", func() bool { return src.count() >= base+3 })
+	testenv.Eventually(t, 30*time.Second, "three more collections", func() bool { return src.count() >= base+3 })
 	if n := writes(); n != 0 {
 		t.Errorf("%d writes while nothing changed", n)
 	}
@@ -104,10 +104,10 @@ func TestAPIServer_TooLargeStatusFallsBackToCounts(t *testing.T) {
 	}
 	snap.V6.Protocols = snap.V4.Protocols // the same sessions listed under IPv6 too: twice the size
 	src := &scriptedSource{snap: snap}
-	m := startAgentWith(t, env, "fb-node-2", src, collect.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
+	m := startAgentWith(t, env, "fb-node-2", src, status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
 	o := createObject(t, c, "fb-cns-large", "fb-node-2", 1, classesAll())
 	var got *v3.CalicoNodeStatus
-	eventually(t, 30*time.Second, "a counts-only status", func() bool {
+	testenv.Eventually(t, 30*time.Second, "a counts-only status", func() bool {
 		got = get(t, c, o.Name)
 		return meta.IsStatusConditionTrue(got.Status.Conditions, v3.ConditionCountsOnly)
 	})

@@ -46,8 +46,8 @@ func TestCountsOnlyFallback(t *testing.T) {
 	}
 	snap := manyPeers(100, "09:00:00")
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	r := &Reconciler{Store: store, NodeName: "node1", Metrics: freshMetrics(t), Now: func() time.Time { return now },
-		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot { return snap })}
+	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: freshMetrics(t), Now: func() time.Time { return now },
+		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot { return snap })})
 	ctx := context.Background()
 	period := func() {
 		t.Helper()

@@ -61,8 +61,8 @@ func TestHostileReplyWritesOnce(t *testing.T) {
 	snap := hostileSnapshot(t)
 	collections := 0
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	r := &Reconciler{Store: store, NodeName: "node1", Metrics: freshMetrics(t), Now: func() time.Time { return now },
-		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot { collections++; return snap })}
+	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: freshMetrics(t), Now: func() time.Time { return now },
+		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot { collections++; return snap })})
 	ctx := context.Background()
 	if _, err := r.Reconcile(ctx, "cns"); err != nil {
 		t.Fatal(err)

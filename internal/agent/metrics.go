@@ -8,7 +8,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 const metricsNamespace = "calico_node_status"
@@ -80,9 +80,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// observeSnapshot updates the BIRD metrics from a fresh snapshot and its BGP mapping (bgp may be nil when
-// protocols were not collected).
-func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatus, took time.Duration) {
+// observeSnapshot updates the BIRD metrics from a fresh snapshot read in took.
+func (m *Metrics) observeSnapshot(snap bird.Snapshot, took time.Duration) {
 	if m == nil {
 		return
 	}
@@ -94,7 +93,7 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 		fam := d.Family.String()
 		for section, err := range map[string]error{"status": d.StatusErr, "protocols": d.ProtocolsErr, "routes": d.RoutesErr} {
 			if err != nil {
-				m.birdErrors.WithLabelValues(fam, section, collect.ErrorReason(err)).Inc()
+				m.birdErrors.WithLabelValues(fam, section, status.ErrorReason(err)).Inc()
 			}
 		}
 		if len(d.Warnings) > 0 {
@@ -114,7 +113,11 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 			m.routes.WithLabelValues(fam, "RIB").Set(float64(total - fib))
 		}
 	}
-	if bgp == nil {
+}
+
+// observePeers updates the peer metrics from the BGP section of a snapshot's status build.
+func (m *Metrics) observePeers(bgp *v3.CalicoNodeBGPStatus) {
+	if m == nil || bgp == nil {
 		return
 	}
 	// Peers come and go: rebuild the per-peer series so a removed peer's series disappears.

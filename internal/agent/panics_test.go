@@ -128,12 +128,12 @@ func statusIssues(st v3.CalicoNodeStatusStatus) []v3.StatusIssue {
 func TestCollectionPanicBecomesSectionIssues(t *testing.T) {
 	store := newInMemStore(cnsObject("cns", "node1"))
 	m := freshMetrics(t)
-	r := &Reconciler{Store: store, NodeName: "node1", Metrics: m,
+	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: m,
 		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot {
 			var s []int
 			_ = s[3] // index out of range, as a real bug would
 			return bird.Snapshot{}
-		})}
+		})})
 	if _, err := r.safeReconcile(context.Background(), "cns"); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
@@ -159,13 +159,13 @@ func TestParserPanicCountedOnce(t *testing.T) {
 	store := newInMemStore(cnsObject("cns", "node1"))
 	m := freshMetrics(t)
 	pe := &bird.PanicError{Command: bird.CmdRoutes, Value: "boom"}
-	r := &Reconciler{Store: store, NodeName: "node1", Metrics: m,
+	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: m,
 		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot {
 			s := nodeSnapshot("10.0.0.1", "Established")
 			s.V4.Routes, s.V4.RoutesErr = nil, pe
 			s.V6.Routes, s.V6.RoutesErr = nil, pe
 			return s
-		})}
+		})})
 	if _, err := r.safeReconcile(context.Background(), "cns"); err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
@@ -190,8 +190,8 @@ func TestReconcilePanicBecomesError(t *testing.T) {
 		}
 	}
 	m := freshMetrics(t)
-	r := &Reconciler{Store: store, NodeName: "node1", Metrics: m,
-		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot { return nodeSnapshot("10.0.0.1", "Established") })}
+	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: m,
+		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot { return nodeSnapshot("10.0.0.1", "Established") })})
 	_, err := r.safeReconcile(context.Background(), "cns")
 	if err == nil || !strings.Contains(err.Error(), "panicked") || !strings.Contains(err.Error(), "cache exploded") {
 		t.Fatalf("reconcile: %v, want an error naming the panic", err)
@@ -208,7 +208,7 @@ func TestReconcilePanicBecomesError(t *testing.T) {
 func TestControllerSurvivesPanickingReconcile(t *testing.T) {
 	store := newInMemStore(cnsObject("cns", "node1"))
 	store.cached = func(string) { panic("always") }
-	r := &Reconciler{Store: store, NodeName: "node1", Metrics: freshMetrics(t)}
+	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: freshMetrics(t)})
 	c := &Controller{r: r, log: quietLog(), queue: plainQueue(),
 		failures: workqueue.NewTypedItemExponentialFailureRateLimiter[string](minRetryDelay, maxRetryDelay)}
 	c.queue.Add("cns")

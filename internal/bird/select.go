@@ -32,7 +32,7 @@ func (r *Route) OutInterface() string {
 
 // CompareRouteKey orders routes the way a status lists them, on what the route itself says: destination
 // address, prefix length, FIB before RIB, protocol name, first gateway (without zone), interface. The
-// status (package collect) breaks ties further on where the route was learned from, which needs the
+// status (package status) breaks ties further on where the route was learned from, which needs the
 // protocols; this key is a prefix of its order, which is what lets a RouteSelection pick routes before
 // the protocols are known.
 func CompareRouteKey(a, b *Route) int {

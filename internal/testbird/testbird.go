@@ -1,7 +1,7 @@
 // Package testbird starts real BIRD daemons for tests and benchmarks: BIRD 1.6 (bird + bird6) or BIRD 2
 // (one bird serving both families) in a network namespace of their own, with a minimal Calico-like
 // configuration and any number of extra static routes. Root only; it imports nothing of this project
-// but testprereq, so package bird's own tests can use it.
+// but testenv/prereq, so package bird's own tests can use it.
 package testbird
 
 import (
@@ -19,7 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
 // Daemons are real BIRD daemons a test started itself: BIRD 1.6 (bird + bird6) or BIRD 2 (one bird) in a
@@ -55,7 +55,7 @@ func Bird2Bin(tb testing.TB) (bird, birdc string) {
 		return b, filepath.Join(filepath.Dir(b), "birdc")
 	}
 	m, _ := filepath.Glob(filepath.Join(cache, "bird2-*", "usr", "sbin", "bird"))
-	testprereq.Require(tb, len(m) > 0, "BIRD 2 unpacked under "+cache+"/bird2-*/", "run hack/prereqs.sh as root (make prereqs)")
+	prereq.Require(tb, len(m) > 0, "BIRD 2 unpacked under "+cache+"/bird2-*/", "run hack/prereqs.sh as root (make prereqs)")
 	return m[len(m)-1], filepath.Join(filepath.Dir(m[len(m)-1]), "birdc")
 }
 
@@ -64,9 +64,9 @@ func Bird2Bin(tb testing.TB) (bird, birdc string) {
 // test ends.
 func Start(tb testing.TB, major, extraRoutes int) *Daemons {
 	tb.Helper()
-	testprereq.Root(tb)
+	prereq.Root(tb)
 	how := "run hack/prereqs.sh as root (make prereqs)"
-	testprereq.Binary(tb, "ip", how)
+	prereq.Binary(tb, "ip", how)
 	b := &Daemons{tb: tb, Major: major, Dir: tb.TempDir()}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
@@ -74,11 +74,11 @@ func Start(tb testing.TB, major, extraRoutes int) *Daemons {
 	b.Sock4 = filepath.Join(b.Dir, "bird.ctl")
 	if major == 1 {
 		b.Sock6 = filepath.Join(b.Dir, "bird6.ctl")
-		b.Birdc = testprereq.Binary(tb, "/usr/sbin/birdc", how)
-		b.Birdc6 = testprereq.Binary(tb, "/usr/sbin/birdc6", how)
+		b.Birdc = prereq.Binary(tb, "/usr/sbin/birdc", how)
+		b.Birdc6 = prereq.Binary(tb, "/usr/sbin/birdc6", how)
 		b.daemons = []daemonSpec{
-			{testprereq.Binary(tb, "/usr/sbin/bird", how), b.writeConf("bird.conf", bird1Conf(4, extraRoutes)), b.Sock4},
-			{testprereq.Binary(tb, "/usr/sbin/bird6", how), b.writeConf("bird6.conf", bird1Conf(6, extraRoutes)), b.Sock6},
+			{prereq.Binary(tb, "/usr/sbin/bird", how), b.writeConf("bird.conf", bird1Conf(4, extraRoutes)), b.Sock4},
+			{prereq.Binary(tb, "/usr/sbin/bird6", how), b.writeConf("bird6.conf", bird1Conf(6, extraRoutes)), b.Sock6},
 		}
 	} else {
 		bin, birdc := Bird2Bin(tb)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
@@ -20,7 +20,7 @@ import (
 func TestQuickBench(t *testing.T) {
 	lab.Prereqs(t)
 	bin, err := testenv.BinDir(mustRoot(t))
-	testprereq.Require(t, err == nil, "control-plane binaries", "make controlplane")
+	prereq.Require(t, err == nil, "control-plane binaries", "make controlplane")
 	t.Setenv("KUBEBUILDER_ASSETS", bin)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -131,7 +131,7 @@ func TestUnexplainedWrites(t *testing.T) {
 func TestQuickBenchRetry(t *testing.T) {
 	lab.Prereqs(t)
 	bin, err := testenv.BinDir(mustRoot(t))
-	testprereq.Require(t, err == nil, "control-plane binaries", "make controlplane")
+	prereq.Require(t, err == nil, "control-plane binaries", "make controlplane")
 	t.Setenv("KUBEBUILDER_ASSETS", bin)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

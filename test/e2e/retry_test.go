@@ -10,6 +10,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
 // testRetryingPeersNoWrites: node1's peers nobody answers for (the lab's 10.99.0.253 and fd00:99::fd) are
@@ -54,7 +55,7 @@ func (f *fixture) testRetryingPeersNoWrites(t *testing.T) {
 	if ok, why := holds(5*periodD, noWrites); !ok {
 		t.Fatal(why)
 	}
-	eventually(t, time.Minute, "BIRD changing the dead peers at least twice while the agent writes nothing", func() (bool, string) {
+	testenv.Eventually(t, time.Minute, "BIRD changing the dead peers at least twice while the agent writes nothing", func() (bool, string) {
 		if ok, why := noWrites(); !ok {
 			t.Fatal(why)
 		}

@@ -23,7 +23,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/testbird"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
 // daemonSetLimit is the agent container's memory limit in config/agent/daemonset.yaml.
@@ -62,7 +62,7 @@ type probeResult struct {
 // CNS_MEMBENCH_ROUTES=10000,100000 chooses the sizes, CNS_MEMBENCH_BIRD=2 runs one BIRD 2 daemon
 // serving both families instead. Results: docs/benchmarks.md, "Memory".
 func BenchmarkRealBIRDMemory(b *testing.B) {
-	testprereq.Root(b)
+	prereq.Root(b)
 	sizes := []int{10_000, 100_000, 1_000_000}
 	if s := os.Getenv("CNS_MEMBENCH_ROUTES"); s != "" {
 		sizes = nil
@@ -82,7 +82,7 @@ func BenchmarkRealBIRDMemory(b *testing.B) {
 	probe := goBuild(b, dir, "../memprobe")
 	var env *testenv.Env
 	var agent string
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" || testprereq.InCI() {
+	if os.Getenv("KUBEBUILDER_ASSETS") != "" || prereq.InCI() {
 		var err error
 		if env, err = testenv.Start(testenv.Options{}); err != nil {
 			b.Fatalf("control plane: %v", err)

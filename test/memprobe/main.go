@@ -6,7 +6,7 @@
 //
 //	read     the baseline: connect, send `show route`, read the reply to its final line, keep nothing
 //	collect  what the agent does: bird.Collector with MaxRoutes (routes streamed into the capped
-//	         selection) for status, protocols and routes of both daemons, then collect.Build
+//	         selection) for status, protocols and routes of both daemons, then status.Build
 //	keepall  the same with every route kept in the snapshot (the agent before the selection)
 //
 // It prints one JSON object: the mode, the peak RSS, the peak and final live heap, the routes counted and
@@ -32,7 +32,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 type result struct {
@@ -60,7 +60,7 @@ func main() {
 	mode := flag.String("mode", "collect", "read, collect or keepall")
 	sock4 := flag.String("bird-socket", "", "bird.ctl")
 	sock6 := flag.String("bird6-socket", "", "bird6.ctl (BIRD 1.6)")
-	maxRoutes := flag.Int("max-routes", collect.DefaultMaxRoutesPerFamily, "routes per family the status lists (the agent's --max-routes-per-family)")
+	maxRoutes := flag.Int("max-routes", v3.DefaultMaxRoutesPerFamily, "routes per family the status lists (the agent's --max-routes-per-family)")
 	timeout := flag.Duration("timeout", 5*time.Minute, "deadline of the collection")
 	flag.Parse()
 
@@ -82,7 +82,7 @@ func main() {
 		}
 		snap := c.Collect(context.Background(), bird.Need{Status: true, Protocols: true, Routes: true})
 		classes := []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}
-		st := collect.Build(snap, classes, collect.Options{MaxRoutesPerFamily: *maxRoutes})
+		st := status.Build(snap, classes, status.Options{MaxRoutesPerFamily: *maxRoutes})
 		res.TotalV4, res.TotalV6 = st.Routes.TotalV4, st.Routes.TotalV6
 		res.ListedV4, res.ListedV6 = len(st.Routes.RoutesV4), len(st.Routes.RoutesV6)
 		res.Kept = len(snap.V4.Routes) + len(snap.V6.Routes)
@@ -124,7 +124,7 @@ func bareRead(path string, timeout time.Duration) (int64, error) {
 	if _, err := br.ReadSlice('\n'); err != nil { // greeting
 		return 0, err
 	}
-	if _, err := io.WriteString(c, "show route\n"); err != nil {
+	if _, err := io.WriteString(c, bird.CmdRoutes+"\n"); err != nil {
 		return 0, err
 	}
 	var n int64

@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"fmt"
@@ -8,22 +8,6 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 )
-
-// DefaultMaxRoutesPerFamily is the default cap on each route list. A route serialises to about 150 bytes
-// of JSON (IPv4, one next hop) to 250 bytes (IPv6); 1000 routes per family are therefore 150–250 KiB
-// per family, 0.3–0.5 MiB for both, a third of etcd's default 1.5 MiB request limit, leaving room for
-// peers, metadata and managed fields. Beyond a few hundred routes a status object is no longer read by
-// humans anyway; the totals still say how many routes there are.
-const DefaultMaxRoutesPerFamily = 1000
-
-// DefaultMaxRouteBytesPerFamily bounds the JSON size of each route list whatever the routes look like:
-// a multipath route with 64 next hops is about 4 KiB, so a count cap alone does not bound the object.
-// 256 KiB per family keeps both lists together at a third of etcd's 1.5 MiB.
-const DefaultMaxRouteBytesPerFamily = 256 << 10
-
-// DefaultMaxPeersPerFamily bounds each peer list: a route reflector can have thousands of sessions, at
-// about 250 bytes each with the additive fields; 500 per family stays near 125 KiB.
-const DefaultMaxPeersPerFamily = 500
 
 // Reasons used in StatusIssue besides those api/v3 defines.
 const (
@@ -42,23 +26,23 @@ const MaxIssueMessageBytes = v3.MaxTextLength
 type Options struct {
 	// MaxRoutesPerFamily caps each route list so the object stays far below etcd's size limit; the
 	// section then says Truncated and TotalV4/TotalV6 hold the full counts. 0 means
-	// DefaultMaxRoutesPerFamily; a negative value means no cap.
+	// v3.DefaultMaxRoutesPerFamily; a negative value means no cap.
 	MaxRoutesPerFamily int
 	// MaxRouteBytesPerFamily caps the estimated JSON size of each route list likewise. 0 means
-	// DefaultMaxRouteBytesPerFamily; a negative value means no cap.
+	// v3.DefaultMaxRouteBytesPerFamily; a negative value means no cap.
 	MaxRouteBytesPerFamily int
 	// MaxPeersPerFamily caps each peer list (sessions not established kept first). 0 means
-	// DefaultMaxPeersPerFamily; a negative value means no cap.
+	// v3.DefaultMaxPeersPerFamily; a negative value means no cap.
 	MaxPeersPerFamily int
 	// MaxStatusBytes caps the JSON size of all sections together, every list of both families (see
-	// fitBudget). 0 means DefaultMaxStatusBytes; a negative value means no cap.
+	// fitBudget). 0 means v3.DefaultMaxStatusBytes; a negative value means no cap.
 	MaxStatusBytes int
 }
 
 func (o Options) maxPeers() int {
 	switch {
 	case o.MaxPeersPerFamily == 0:
-		return DefaultMaxPeersPerFamily
+		return v3.DefaultMaxPeersPerFamily
 	case o.MaxPeersPerFamily < 0:
 		return int(^uint(0) >> 1)
 	}
@@ -68,7 +52,7 @@ func (o Options) maxPeers() int {
 func (o Options) maxRoutes() int {
 	switch {
 	case o.MaxRoutesPerFamily == 0:
-		return DefaultMaxRoutesPerFamily
+		return v3.DefaultMaxRoutesPerFamily
 	case o.MaxRoutesPerFamily < 0:
 		return int(^uint(0) >> 1)
 	}
@@ -78,7 +62,7 @@ func (o Options) maxRoutes() int {
 func (o Options) maxRouteBytes() int {
 	switch {
 	case o.MaxRouteBytesPerFamily == 0:
-		return DefaultMaxRouteBytesPerFamily
+		return v3.DefaultMaxRouteBytesPerFamily
 	case o.MaxRouteBytesPerFamily < 0:
 		return int(^uint(0) >> 1)
 	}

@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"testing"
 
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 )
 
@@ -79,15 +80,15 @@ const maxTiesForTest = 256
 
 // TestRouteSelectionTotals: the totals and the truncation come from the counts, not from the routes kept.
 func TestRouteSelectionTotals(t *testing.T) {
-	s := selected(bigSnapshot(3000, 0), DefaultMaxRoutesPerFamily)
-	if n := len(s.V4.Routes); n > DefaultMaxRoutesPerFamily+maxTiesForTest {
+	s := selected(bigSnapshot(3000, 0), v3.DefaultMaxRoutesPerFamily)
+	if n := len(s.V4.Routes); n > v3.DefaultMaxRoutesPerFamily+maxTiesForTest {
 		t.Fatalf("selection kept %d routes", n)
 	}
 	r := Build(s, allClasses, Options{}).Routes
-	if r.TotalV4 != 3000 || r.TotalV6 != 3000 || !r.Truncated || len(r.RoutesV4) != DefaultMaxRoutesPerFamily {
+	if r.TotalV4 != 3000 || r.TotalV6 != 3000 || !r.Truncated || len(r.RoutesV4) != v3.DefaultMaxRoutesPerFamily {
 		t.Fatalf("totals %d/%d, truncated %v, %d routes listed", r.TotalV4, r.TotalV6, r.Truncated, len(r.RoutesV4))
 	}
-	want := fmt.Sprintf("%d of %d routes listed", DefaultMaxRoutesPerFamily, 3000)
+	want := fmt.Sprintf("%d of %d routes listed", v3.DefaultMaxRoutesPerFamily, 3000)
 	if len(r.Issues) == 0 || r.Issues[0].Reason != "RoutesTruncated" || r.Issues[0].Message[:len(want)] != want {
 		t.Fatalf("issues %+v, want RoutesTruncated %q", r.Issues, want)
 	}

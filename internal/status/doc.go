@@ -1,6 +1,9 @@
-// Package collect maps a BIRD snapshot (package bird) and the classes a CalicoNodeStatus asks for to the
-// status sections of the projectcalico.org/v3 contract. It is pure: no I/O, no Kubernetes client, no
-// clock; equal snapshots give equal sections whatever the order of protocols and routes in them.
+// Package status maps a BIRD snapshot (package bird) and the classes a CalicoNodeStatus asks for to the
+// status sections of the projectcalico.org/v3 contract (Build), and the sections and the status last
+// written to the status to hold (Desired: conditions, BIRD time smoothing, retrying peers; SameContent
+// says whether it changed). It is pure: no I/O, no Kubernetes client, no clock; equal snapshots give equal
+// sections whatever the order of protocols and routes in them. The agent (internal/agent) schedules,
+// reads BIRD and writes what this package computes.
 //
 // It keeps Calico's mapping (node/pkg/status) and fixes its bugs: one family failing does not wipe the
 // other; skipped lines are reported, not silently lost; every BIRD state maps to a defined value; peer
@@ -91,13 +94,13 @@
 //
 // # A peer BIRD keeps retrying
 //
-// This package maps one snapshot as BIRD prints it. A session nobody answers (a node that is down, a
+// Build maps one snapshot as BIRD prints it; Desired smooths it against the status last written. A session nobody answers (a node that is down, a
 // port nobody listens on; Calico's template retries every 5 s, `connect retry time 5`) is printed in a
 // different state almost every time it is read: BIRD 1.6 and 2.0 move it between Connect (TCP connect
 // under way), Active (waiting for the retry timer) and Idle, through OpenSent when a TCP connection is
 // accepted and then dropped, with the same "Last error" (e.g. "Socket: Connection refused", "Socket: No
 // route to host"); some builds also move since with each attempt. The status does not follow that cycle:
-// the agent (internal/agent, keepRetryingPeers) compares each collection with the status it last wrote,
+// Desired (retrying.go, keepRetryingPeers) compares each collection with the status it last wrote,
 // and for a peer that was and still is retrying (a known state other than Established, Info not
 // InfoDisabled):
 //
@@ -197,4 +200,4 @@
 // times), kinds and state words compared case-insensitively, link-local zones taken from the address
 // or the session interface alike. The same lab state therefore maps to the same peers and routes; only
 // the version string and the times differ.
-package collect
+package status

@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"encoding/json"
@@ -122,16 +122,10 @@ func (o *objSize) int(key string, v int64) {
 	}
 }
 
-// DefaultMaxStatusBytes bounds the JSON size of the whole status the mapping produces, every list of
-// every section together: the per-family caps bound each list, this bounds their sum (peers with 1 KiB
-// infos and routes at their byte caps would otherwise reach about 1.3 MB), leaving room under etcd's
-// default 1.5 MiB request limit for metadata, managed fields and conditions.
-const DefaultMaxStatusBytes = 1 << 20
-
 func (o Options) maxStatusBytes() int {
 	switch {
 	case o.MaxStatusBytes == 0:
-		return DefaultMaxStatusBytes
+		return v3.DefaultMaxStatusBytes
 	case o.MaxStatusBytes < 0:
 		return int(^uint(0) >> 1)
 	}

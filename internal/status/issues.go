@@ -1,50 +1,21 @@
-package collect
+package status
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"os"
 	"slices"
 	"strings"
-	"syscall"
 	"unicode/utf8"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 )
 
-// Unreachabler lets an error say itself whether it means the daemon could not be reached. The bird
-// package may implement it on its error types; errors that do not are classified by ErrorReason.
-type Unreachabler interface {
-	Unreachable() bool
-}
-
-// ErrorReason says whether err means the daemon could not be reached (socket absent, refused, closed
-// mid-reply, no answer within the deadline) or answered something unusable.
+// ErrorReason says whether err means the daemon could not be reached (bird.Unreachable) or answered
+// something unusable: the reason of the issue and of the bird_errors_total metric.
 func ErrorReason(err error) string {
-	var u Unreachabler
-	if errors.As(err, &u) {
-		if u.Unreachable() {
-			return v3.ReasonDaemonUnreachable
-		}
-		return ReasonCollectionFailed
-	}
-	for _, target := range []error{
-		bird.ErrTruncated, // the daemon closed the socket mid-reply: it died or restarted
-		io.EOF, io.ErrUnexpectedEOF, os.ErrNotExist, os.ErrPermission, os.ErrDeadlineExceeded,
-		context.DeadlineExceeded, net.ErrClosed,
-		syscall.ENOENT, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.EACCES,
-	} {
-		if errors.Is(err, target) {
-			return v3.ReasonDaemonUnreachable
-		}
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) {
+	if bird.Unreachable(err) {
 		return v3.ReasonDaemonUnreachable
 	}
 	return ReasonCollectionFailed
@@ -69,6 +40,10 @@ func errorIssue(fam v3.IPFamily, cmd, note string, err error) v3.StatusIssue {
 	return v3.StatusIssue{Family: fam, Reason: ErrorReason(err), Message: clampMessage(msg)}
 }
 
+// protocolsStep names the protocols step in issues ("show protocols", as BIRD's own help calls it), without
+// the "all" the collector adds to get the BGP details.
+var protocolsStep = strings.TrimSuffix(bird.CmdProtocols, " all")
+
 // Sections a warning is reported in, from the command that produced it.
 type warnSection int
 
@@ -81,11 +56,11 @@ const (
 func sectionOf(command string) warnSection {
 	c := strings.Join(strings.Fields(strings.ToLower(command)), " ")
 	switch {
-	case strings.HasPrefix(c, "show status"):
+	case strings.HasPrefix(c, bird.CmdStatus):
 		return warnAgent
-	case strings.HasPrefix(c, "show protocols"):
+	case strings.HasPrefix(c, protocolsStep):
 		return warnBGP
-	case strings.HasPrefix(c, "show route"):
+	case strings.HasPrefix(c, bird.CmdRoutes):
 		return warnRoutes
 	}
 	// A command we cannot attribute: say it everywhere rather than nowhere.

@@ -1,4 +1,4 @@
-package testprereq
+package prereq
 
 import "testing"
 

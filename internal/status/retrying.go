@@ -1,8 +1,7 @@
-package agent
+package status
 
 import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
 )
 
 // keepRetryingPeers smooths BIRD's retry cycle against the previously written status, as keepStableTimes
@@ -51,5 +50,5 @@ func keepRetrying(prev, next []v3.CalicoNodePeer) {
 // retrying reports whether a peer is down in a way BIRD keeps retrying: a known state other than
 // Established, and not switched off on purpose (disabled, which BIRD does not retry).
 func retrying(p *v3.CalicoNodePeer) bool {
-	return p.State != "" && p.State != v3.BGPSessionStateEstablished && p.Info != collect.InfoDisabled
+	return p.State != "" && p.State != v3.BGPSessionStateEstablished && p.Info != InfoDisabled
 }

@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"

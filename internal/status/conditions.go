@@ -1,29 +1,20 @@
-package agent
+package status
 
 import (
 	"fmt"
 	"strings"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
 )
 
-// ConditionRefreshing is False while updatePeriodSeconds is 0: the status was collected once for the
-// current generation and is not refreshed.
-const ConditionRefreshing = "Refreshing"
-
-// ReasonPeriodic is the Refreshing reason while the status is refreshed every period.
-const ReasonPeriodic = "Periodic"
-
-// desiredStatus is the status to hold for obj given the sections just collected. It keeps obj's conditions'
+// Desired is the status to hold for obj given the sections just collected. It keeps obj's conditions'
 // transition times when their status does not change, keeps obj's times where BIRD only jittered them
 // (keepStableTimes) and obj's peers that BIRD is still retrying for the same reason (keepRetryingPeers),
 // and does not set lastUpdated: the caller does, only when it writes.
-func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeStatusStatus {
+func Desired(obj *v3.CalicoNodeStatus, s Sections) v3.CalicoNodeStatusStatus {
 	st := v3.CalicoNodeStatusStatus{
 		LastUpdated: obj.Status.LastUpdated,
 		// Copies: the smoothing below edits them against obj's status, and a write retried after a
@@ -45,7 +36,7 @@ func desiredStatus(obj *v3.CalicoNodeStatus, s collect.Sections) v3.CalicoNodeSt
 	}
 	meta.SetStatusCondition(&st.Conditions, ready)
 
-	refreshing := metav1.Condition{Type: ConditionRefreshing, Status: metav1.ConditionTrue, Reason: ReasonPeriodic,
+	refreshing := metav1.Condition{Type: v3.ConditionRefreshing, Status: metav1.ConditionTrue, Reason: v3.ReasonPeriodic,
 		ObservedGeneration: obj.Generation}
 	if p := obj.Spec.UpdatePeriodSeconds; p != nil && *p == 0 {
 		refreshing.Status = metav1.ConditionFalse
@@ -67,7 +58,7 @@ var issueRank = []string{v3.ReasonDaemonUnreachable, v3.ReasonCollectionFailed, 
 
 // readyCondition is True when every requested section was collected completely, otherwise False with the
 // most important reason and every issue in the message.
-func readyCondition(s collect.Sections) metav1.Condition {
+func readyCondition(s Sections) metav1.Condition {
 	type tagged struct {
 		section string
 		issue   v3.StatusIssue
@@ -113,7 +104,7 @@ func readyCondition(s collect.Sections) metav1.Condition {
 		}
 		fmt.Fprintf(&msg, ": %s: %s", t.issue.Reason, t.issue.Message)
 	}
-	m := collect.ClampText(msg.String(), maxConditionMessageBytes)
+	m := ClampText(msg.String(), maxConditionMessageBytes)
 	// Truncated lists are a size policy, not a failure: the status is still complete for what it holds.
 	// So is an unrecognised version read in a decided dialect: the issue says which, and anything that
 	// then failed to parse adds its own issue, which outranks it.
@@ -124,54 +115,13 @@ func readyCondition(s collect.Sections) metav1.Condition {
 	return metav1.Condition{Type: v3.ConditionReady, Status: status, Reason: reason, Message: m}
 }
 
-// sameContent reports whether two statuses say the same thing, ignoring lastUpdated and treating nil and
-// empty slices alike, so an unchanged BIRD state never causes a write.
-func sameContent(a, b v3.CalicoNodeStatusStatus) bool {
-	a.LastUpdated, b.LastUpdated = metav1.Time{}, metav1.Time{}
-	return equality.Semantic.DeepEqual(normalise(a), normalise(b))
-}
-
-// normalise returns st with empty slices as nil and condition times dropped where only the time differs
-// (a transition time is kept by SetStatusCondition when the status is unchanged).
-func normalise(st v3.CalicoNodeStatusStatus) v3.CalicoNodeStatusStatus {
-	out := *st.DeepCopy()
-	if len(out.Conditions) == 0 {
-		out.Conditions = nil
-	}
-	if a := out.Agent; a != nil && len(a.Issues) == 0 {
-		a.Issues = nil
-	}
-	if b := out.BGP; b != nil {
-		if len(b.PeersV4) == 0 {
-			b.PeersV4 = nil
-		}
-		if len(b.PeersV6) == 0 {
-			b.PeersV6 = nil
-		}
-		if len(b.Issues) == 0 {
-			b.Issues = nil
-		}
-	}
-	if r := out.Routes; r != nil {
-		if len(r.RoutesV4) == 0 {
-			r.RoutesV4 = nil
-		}
-		if len(r.RoutesV6) == 0 {
-			r.RoutesV6 = nil
-		}
-		if len(r.Issues) == 0 {
-			r.Issues = nil
-		}
-		for _, rs := range [][]v3.CalicoNodeRoute{r.RoutesV4, r.RoutesV6} {
-			for i := range rs {
-				if len(rs[i].NextHops) == 0 {
-					rs[i].NextHops = nil
-				}
-			}
-		}
-	}
-	for i := range out.Conditions {
-		out.Conditions[i].LastTransitionTime = metav1.Time{}
-	}
-	return out
+// OverCap is the status of an object the agent does not serve: only a Ready condition saying why.
+func OverCap(obj *v3.CalicoNodeStatus, total, max int) v3.CalicoNodeStatusStatus {
+	st := v3.CalicoNodeStatusStatus{LastUpdated: obj.Status.LastUpdated, ObservedGeneration: obj.Generation,
+		Conditions: append([]metav1.Condition(nil), obj.Status.Conditions...)}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v3.ConditionReady, Status: metav1.ConditionFalse,
+		Reason: v3.ReasonTooManyObjects, ObservedGeneration: obj.Generation,
+		Message: fmt.Sprintf("node %s has %d CalicoNodeStatus objects; its agent serves the %d oldest (--max-objects-per-node): delete objects you no longer need, one per node is enough", obj.Spec.Node, total, max)})
+	meta.RemoveStatusCondition(&st.Conditions, v3.ConditionRefreshing)
+	return st
 }

@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"encoding/json"
@@ -51,7 +51,7 @@ func budgetSnapshot(n, routes int) bird.Snapshot {
 // so (truncated, an issue naming the budget) while the counts stay complete.
 func TestStatusBudget(t *testing.T) {
 	s := budgetSnapshot(1000, 3000)
-	for _, budget := range []int{DefaultMaxStatusBytes, 600 << 10, 200 << 10} {
+	for _, budget := range []int{v3.DefaultMaxStatusBytes, 600 << 10, 200 << 10} {
 		t.Run(fmt.Sprint(budget), func(t *testing.T) {
 			opts := Options{MaxPeersPerFamily: 2000, MaxStatusBytes: budget}
 			out := Build(s, allClasses, opts)

@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"cmp"
@@ -29,7 +29,7 @@ func buildBGP(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPStatus {
 		switch {
 		case notCollected(d.ProtocolsErr):
 		case d.ProtocolsErr != nil:
-			out.Issues = append(out.Issues, errorIssue(fam, "show protocols", "", d.ProtocolsErr))
+			out.Issues = append(out.Issues, errorIssue(fam, protocolsStep, "", d.ProtocolsErr))
 		default:
 			peers, est, notEst = mapPeers(d.Protocols)
 			if kept := capPeers(peers, opts.maxPeers()); len(kept) < len(peers) {

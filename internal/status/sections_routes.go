@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"cmp"
@@ -29,7 +29,7 @@ func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 		switch {
 		case notCollected(d.RoutesErr):
 		case d.RoutesErr != nil:
-			out.Issues = append(out.Issues, errorIssue(fam, "show route", "", d.RoutesErr))
+			out.Issues = append(out.Issues, errorIssue(fam, bird.CmdRoutes, "", d.RoutesErr))
 		default:
 			total = d.TotalRoutes()
 			var truncated bool
@@ -44,7 +44,7 @@ func buildRoutes(s *bird.Snapshot, opts Options) *v3.CalicoNodeBGPRouteStatus {
 			}
 			if d.ProtocolsErr != nil && !notCollected(d.ProtocolsErr) && total > 0 {
 				// The routes are there, but their sources can only be inferred from protocol names.
-				out.Issues = append(out.Issues, errorIssue(fam, "show protocols", "route sources inferred from protocol names", d.ProtocolsErr))
+				out.Issues = append(out.Issues, errorIssue(fam, protocolsStep, "route sources inferred from protocol names", d.ProtocolsErr))
 			}
 		}
 		if is, ok := warningsIssue(fam, d.Warnings, warnRoutes); ok {

@@ -1,4 +1,4 @@
-package agent
+package status
 
 import (
 	"testing"
@@ -6,7 +6,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
 )
 
 // BIRD 1.6 prints the same boot time or session change one second apart depending on when in the second
@@ -16,12 +15,12 @@ import (
 func TestDesiredStatusIgnoresBIRDTimeJitter(t *testing.T) {
 	p := int32(10)
 	classes := []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP}
-	sections := func(boot, reconf, since string, state v3.BGPSessionState, version string) collect.Sections {
+	sections := func(boot, reconf, since string, state v3.BGPSessionState, version string) Sections {
 		d := func() *v3.BGPDaemonStatus {
 			return &v3.BGPDaemonStatus{State: v3.BGPDaemonStateReady, Version: version, RouterID: "10.99.0.1",
 				LastBootTime: boot, LastReconfigurationTime: reconf}
 		}
-		return collect.Sections{
+		return Sections{
 			Agent: &v3.CalicoNodeAgentStatus{BIRDV4: d(), BIRDV6: d()},
 			BGP: &v3.CalicoNodeBGPStatus{NumberEstablishedV4: 1, PeersV4: []v3.CalicoNodePeer{
 				{PeerIP: "10.99.0.2", Type: v3.BGPPeerTypeNodeMesh, State: state, Since: since, Protocol: "Mesh_10_99_0_2"}}},
@@ -30,7 +29,7 @@ func TestDesiredStatusIgnoresBIRDTimeJitter(t *testing.T) {
 	const est = v3.BGPSessionStateEstablished
 	tests := []struct {
 		name        string
-		next        collect.Sections
+		next        Sections
 		wantChanged bool
 	}{
 		{"same times", sections("2026-11-24 10:53:15", "2026-11-24 10:53:15", "2026-11-24 10:53:16", est, "1.6.8"), false},
@@ -46,9 +45,9 @@ func TestDesiredStatusIgnoresBIRDTimeJitter(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			obj := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: 1},
 				Spec: v3.CalicoNodeStatusSpec{Node: "n", Classes: classes, UpdatePeriodSeconds: &p}}
-			obj.Status = desiredStatus(obj, sections("2026-11-24 10:53:15", "2026-11-24 10:53:15", "2026-11-24 10:53:16", est, "1.6.8"))
-			next := desiredStatus(obj, tc.next)
-			if changed := !sameContent(obj.Status, next); changed != tc.wantChanged {
+			obj.Status = Desired(obj, sections("2026-11-24 10:53:15", "2026-11-24 10:53:15", "2026-11-24 10:53:16", est, "1.6.8"))
+			next := Desired(obj, tc.next)
+			if changed := !SameContent(obj.Status, next); changed != tc.wantChanged {
 				t.Fatalf("changed = %t, want %t (next %+v %+v)", changed, tc.wantChanged, next.Agent.BIRDV4, next.BGP.PeersV4)
 			}
 			if tc.wantChanged && tc.next.BGP.PeersV4[0].State != est && next.BGP.PeersV4[0].Since != "2026-11-24 10:53:17" {

@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"bufio"
@@ -26,7 +26,7 @@ import (
 //
 // The capture goldens follow the captures: after `make capture`, run
 //
-//	go test ./internal/collect -run 'TestCaptures|TestMinilab' -update
+//	go test ./internal/status -run 'TestCaptures|TestMinilab' -update
 //
 // and review the diff (times and the failing peer's Connect/Active move; nothing else should).
 

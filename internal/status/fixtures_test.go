@@ -1,4 +1,4 @@
-package collect
+package status
 
 import (
 	"errors"
