@@ -18,8 +18,9 @@ const (
 	// DefaultMaxObjectsPerNode is how many objects of its node an agent serves (the oldest ones).
 	DefaultMaxObjectsPerNode = 16
 	// DefaultMinFullTableInterval is the shortest interval between two reads of BIRD's route table, however
-	// short the objects' periods: a full table can be a million lines.
-	DefaultMinFullTableInterval = 5 * time.Second
+	// short and however unaligned the objects' periods (the shortest period is 1 s; off-grid collections
+	// for new objects and spec changes used to add reads between grid points: up to two a second).
+	DefaultMinFullTableInterval = time.Second
 	// overCapRecheck is how often an object beyond the cap is looked at again (it is served once older
 	// objects are deleted); a look costs no BIRD query and no write when nothing changed.
 	overCapRecheck = time.Minute
