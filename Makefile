@@ -7,7 +7,7 @@ export CNS_CACHE_DIR
 LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN := $(LOCALBIN)/controller-gen
 GO_TEST_FLAGS ?= -race -count=1
-FUZZTIME ?= 5s
+FUZZTIME ?= 10m
 
 .PHONY: all
 all: build
@@ -63,7 +63,7 @@ test: prereqs controlplane promtool calico-fixtures-if-available verify ## All t
 	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) go test $(GO_TEST_FLAGS) -timeout 40m ./...
 
 .PHONY: fuzz
-fuzz: ## Long fuzzing runs of every fuzz target (FUZZTIME per target).
+fuzz: ## Long fuzzing runs: every fuzz target for FUZZTIME (10m) each; see docs/fuzzing.md.
 	@hack/fuzz.sh $(FUZZTIME)
 
 # Calico's own manifests (CRDs, its API server's APIService) for the API tier's "beside Calico" cases,
@@ -105,3 +105,7 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: controlplane ## Our agent vs an original-style baseline on an 11-node BIRD lab, same run (root; see docs/benchmarks.md). BENCH_FLAGS=--quick for a smoke run.
 	go run ./test/bench $(BENCH_FLAGS)
+
+.PHONY: bench-retry
+bench-retry: controlplane ## 20 agents, node with peers nobody answers vs all healthy: writes/object/hour, API server + etcd CPU above idle (root; docs/benchmarks.md). BENCH_FLAGS=--quick for a smoke run.
+	go run ./test/bench --retry $(BENCH_FLAGS)

@@ -123,6 +123,27 @@ const (
 	// ReasonStatusWrittenByOther: the reason of OtherWriter=True, and of Ready=False while the agent leaves
 	// the status to the other writer.
 	ReasonStatusWrittenByOther = "StatusWrittenByOther"
+
+	// ConditionCountsOnly is True while the agent writes the counts without the lists because the API
+	// server refused the full status (too large, or invalid); absent otherwise.
+	ConditionCountsOnly = "CountsOnly"
+	// ReasonStatusRefused: the API server refused the full status; the lists are omitted, the counts kept.
+	ReasonStatusRefused = "StatusRefused"
+)
+
+// The CRD's bounds on the status (the markers below say the same; a test keeps them in step). The agent
+// clamps every string and caps every list within them, so a status it writes is never refused for them.
+const (
+	// MaxShortStringLength bounds names, addresses, interfaces and times (BIRD's names are at most 64).
+	MaxShortStringLength = 64
+	// MaxTextLength bounds a peer's info and an issue's message.
+	MaxTextLength = 1024
+	// MaxPeersPerFamily bounds peersV4 and peersV6.
+	MaxPeersPerFamily = 2000
+	// MaxRoutesPerFamily bounds routesV4 and routesV6.
+	MaxRoutesPerFamily = 5000
+	// MaxIssuesPerSection bounds each section's issues.
+	MaxIssuesPerSection = 8
 )
 
 // CalicoNodeStatusSpec says which node reports, what it reports and how often.
@@ -202,15 +223,19 @@ type BGPDaemonStatus struct {
 	State BGPDaemonState `json:"state,omitempty"`
 	// Version is the daemon's version string.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Version string `json:"version,omitempty"`
 	// RouterID is the router ID the daemon uses.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	RouterID string `json:"routerID,omitempty"`
 	// LastBootTime is when the daemon started, as the daemon prints it.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	LastBootTime string `json:"lastBootTime,omitempty"`
 	// LastReconfigurationTime is when the daemon last reloaded its configuration, as the daemon prints it.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	LastReconfigurationTime string `json:"lastReconfigurationTime,omitempty"`
 }
 
@@ -226,9 +251,11 @@ type CalicoNodeBGPStatus struct {
 	NumberNotEstablishedV6 int `json:"numberNotEstablishedV6"`
 	// PeersV4 are the IPv4 peers, sorted by peer IP.
 	// +optional
+	// +kubebuilder:validation:MaxItems=2000
 	PeersV4 []CalicoNodePeer `json:"peersV4,omitempty"`
 	// PeersV6 are the IPv6 peers, sorted by peer IP.
 	// +optional
+	// +kubebuilder:validation:MaxItems=2000
 	PeersV6 []CalicoNodePeer `json:"peersV6,omitempty"`
 	// PeersTruncated is true when a peer list was cut to the agent's per-family cap; the counts above
 	// still count every session.
@@ -244,6 +271,7 @@ type CalicoNodeBGPStatus struct {
 type CalicoNodePeer struct {
 	// PeerIP is the peer's address, without zone or port.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	PeerIP string `json:"peerIP,omitempty"`
 	// Type says how the peer was configured.
 	// +optional
@@ -253,16 +281,20 @@ type CalicoNodePeer struct {
 	State BGPSessionState `json:"state,omitempty"`
 	// Since is when the session last changed state, as the daemon prints it.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Since string `json:"since,omitempty"`
 
 	// Protocol is the BIRD protocol name of this session (for example Mesh_10_0_0_2).
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Protocol string `json:"protocol,omitempty"`
 	// Info is BIRD's own word on the session: the down reason or last error when it is not Established.
 	// +optional
+	// +kubebuilder:validation:MaxLength=1024
 	Info string `json:"info,omitempty"`
 	// Zone is the interface of an IPv6 link-local peer address.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Zone string `json:"zone,omitempty"`
 	// NeighborAS is the peer's AS number.
 	// +optional
@@ -298,9 +330,11 @@ type CalicoNodePeer struct {
 type CalicoNodeBGPRouteStatus struct {
 	// RoutesV4 are the IPv4 routes, sorted by destination; FIB before RIB for one destination.
 	// +optional
+	// +kubebuilder:validation:MaxItems=5000
 	RoutesV4 []CalicoNodeRoute `json:"routesV4,omitempty"`
 	// RoutesV6 are the IPv6 routes, sorted likewise.
 	// +optional
+	// +kubebuilder:validation:MaxItems=5000
 	RoutesV6 []CalicoNodeRoute `json:"routesV6,omitempty"`
 	// TotalV4 is the number of IPv4 routes the daemon holds; more than len(routesV4) when truncated.
 	// +optional
@@ -324,12 +358,15 @@ type CalicoNodeRoute struct {
 	Type CalicoNodeRouteType `json:"type,omitempty"`
 	// Destination is the route's prefix.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Destination string `json:"destination,omitempty"`
 	// Gateway is the next hop's address, or N/A when the route has none.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Gateway string `json:"gateway,omitempty"`
 	// Interface is the outgoing interface, or blackhole / unreachable / prohibit for such routes.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Interface string `json:"interface,omitempty"`
 	// LearnedFrom says where the route came from.
 	// +optional
@@ -343,8 +380,10 @@ type CalicoNodeRoute struct {
 // CalicoNodeRouteNextHop is one next hop of a multipath route.
 type CalicoNodeRouteNextHop struct {
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Gateway string `json:"gateway,omitempty"`
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	Interface string `json:"interface,omitempty"`
 	// +optional
 	Weight int32 `json:"weight,omitempty"`
@@ -357,6 +396,7 @@ type CalicoNodeRouteLearnedFrom struct {
 	SourceType CalicoNodeRouteSourceType `json:"sourceType,omitempty"`
 	// PeerIP is, for NodeMesh and BGPPeer, the router that sent the route.
 	// +optional
+	// +kubebuilder:validation:MaxLength=64
 	PeerIP string `json:"peerIP,omitempty"`
 }
 

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -22,9 +24,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 type options struct {
@@ -37,6 +40,10 @@ type options struct {
 	birdTimeout                   time.Duration
 	maxRoutes, maxRouteBytes      int
 	maxPeers                      int
+	maxStatusBytes                int
+	memoryLimit                   string
+	maxReplyBytes                 string
+	maxRouteReplyBytes            string
 	heartbeat                     time.Duration
 	maxObjects                    int
 	minFullTable                  time.Duration
@@ -45,6 +52,74 @@ type options struct {
 	otherWriterQuiet              time.Duration
 	verbose                       bool
 	glance                        glanceOptions // glance.go
+}
+
+// sizing is what the agent derives from its options and its container: the memory limit it found, the
+// GOMEMLIMIT it set, the reply caps.
+type sizing struct {
+	memoryLimit    int64
+	limitFrom      string
+	gomemlimit     int64 // 0: left as it was ($GOMEMLIMIT, or none)
+	replyCap       int64
+	routesReplyCap int64
+}
+
+// validate refuses caps outside what the CRD accepts, at start and naming the flag, rather than a status
+// the API server would refuse every period.
+func (o options) validate() error {
+	for _, c := range []struct {
+		flag    string
+		v       int
+		lo, hi  int
+		meaning string
+	}{
+		{"--max-routes-per-family", o.maxRoutes, 1, v3.MaxRoutesPerFamily, "the CRD's maxItems of routesV4/routesV6"},
+		{"--max-peers-per-family", o.maxPeers, 1, v3.MaxPeersPerFamily, "the CRD's maxItems of peersV4/peersV6"},
+		{"--max-status-bytes", o.maxStatusBytes, 64 << 10, 3 << 20, "64 KiB, and the API server's 3 MiB request limit"},
+		{"--max-route-bytes-per-family", o.maxRouteBytes, 1 << 10, o.maxStatusBytes, "1 KiB, and --max-status-bytes"},
+	} {
+		if c.v < c.lo || c.v > c.hi {
+			return fmt.Errorf("%s=%d: must be between %d and %d (%s)", c.flag, c.v, c.lo, c.hi, c.meaning)
+		}
+	}
+	if o.birdTimeout <= 0 || o.heartbeat <= 0 {
+		return fmt.Errorf("--bird-timeout=%v, --heartbeat=%v: both must be positive", o.birdTimeout, o.heartbeat)
+	}
+	return nil
+}
+
+// size finds the container's memory limit (unless --memory-limit says it) and derives the reply caps
+// (unless set) and GOMEMLIMIT (unless $GOMEMLIMIT is set: an operator's choice wins).
+func (o options) size(fsys fs.FS, env func(string) string) (sizing, error) {
+	var sz sizing
+	switch o.memoryLimit {
+	case "auto":
+		sz.memoryLimit, sz.limitFrom = memoryLimit(fsys)
+	case "none", "0":
+	default:
+		n, err := parseBytes(o.memoryLimit)
+		if err != nil {
+			return sz, fmt.Errorf("--memory-limit: %w", err)
+		}
+		sz.memoryLimit, sz.limitFrom = n, "--memory-limit"
+	}
+	if sz.memoryLimit > 0 && env("GOMEMLIMIT") == "" {
+		sz.gomemlimit = sz.memoryLimit * gomemlimitPercent / 100
+	}
+	sz.replyCap = replyCapFor(sz.memoryLimit)
+	if o.maxReplyBytes != "auto" {
+		n, err := parseBytes(o.maxReplyBytes)
+		if err != nil || n < 64<<10 {
+			return sz, fmt.Errorf("--max-reply-bytes=%s: want a size of at least 64Ki, or auto", o.maxReplyBytes)
+		}
+		sz.replyCap = n
+	}
+	n, err := parseBytes(o.maxRouteReplyBytes)
+	if err != nil || n < 64<<10 {
+		return sz, fmt.Errorf("--max-route-reply-bytes=%s: want a size of at least 64Ki", o.maxRouteReplyBytes)
+	}
+	sz.routesReplyCap = n
+	return sz, nil
 }
 
 func main() {
@@ -76,10 +151,14 @@ func registerFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":9496", "address of the Prometheus /metrics endpoint (clear of Felix 9091/9099 and Typha 9098 on the host network); 0 disables it")
 	fs.StringVar(&o.healthAddr, "health-probe-bind-address", ":9497", "address of /healthz and /readyz; 0 disables it")
 	fs.DurationVar(&o.birdTimeout, "bird-timeout", 10*time.Second, "deadline of one collection from BIRD")
-	fs.IntVar(&o.maxRoutes, "max-routes-per-family", collect.DefaultMaxRoutesPerFamily, "cap of each route list in status (the status says when it was truncated); -1 for no cap")
-	fs.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", collect.DefaultMaxRouteBytesPerFamily, "cap of the size of each route list in status; -1 for no cap")
-	fs.IntVar(&o.maxPeers, "max-peers-per-family", collect.DefaultMaxPeersPerFamily, "cap of each peer list in status (sessions not established first; counts stay complete); -1 for no cap")
-	fs.DurationVar(&o.heartbeat, "heartbeat", agent.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
+	fs.IntVar(&o.maxRoutes, "max-routes-per-family", v3.DefaultMaxRoutesPerFamily, fmt.Sprintf("cap of each route list in status, 1 to %d (the status says when it was truncated; the totals stay complete); also how many routes per family the agent keeps while reading BIRD", v3.MaxRoutesPerFamily))
+	fs.IntVar(&o.maxRouteBytes, "max-route-bytes-per-family", v3.DefaultMaxRouteBytesPerFamily, "cap of the JSON size of each route list in status, 1024 to --max-status-bytes")
+	fs.IntVar(&o.maxPeers, "max-peers-per-family", v3.DefaultMaxPeersPerFamily, fmt.Sprintf("cap of each peer list in status, 1 to %d (sessions not established first; counts stay complete)", v3.MaxPeersPerFamily))
+	fs.IntVar(&o.maxStatusBytes, "max-status-bytes", v3.DefaultMaxStatusBytes, "cap of the JSON size of all peer and route lists of a status together, 65536 to 3145728 (peers kept before routes)")
+	fs.StringVar(&o.memoryLimit, "memory-limit", "auto", "the container's memory limit (bytes, or with Ki/Mi/Gi), from which GOMEMLIMIT (85 %, unless $GOMEMLIMIT is set) and --max-reply-bytes derive; auto: read from the cgroup (v2 memory.max, v1 memory.limit_in_bytes); none: no limit")
+	fs.StringVar(&o.maxReplyBytes, "max-reply-bytes", "auto", "cap of a BIRD reply held while parsed (show status, show protocols all); auto: a quarter of the memory limit within [4Mi, 64Mi], 64Mi without a limit")
+	fs.StringVar(&o.maxRouteReplyBytes, "max-route-reply-bytes", "1Gi", "cap of a `show route` reply; the routes are streamed into the capped selection, so its size costs time (bounded by --bird-timeout), not memory")
+	fs.DurationVar(&o.heartbeat, "heartbeat", v3.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
 	fs.IntVar(&o.maxObjects, "max-objects-per-node", agent.DefaultMaxObjectsPerNode, "how many CalicoNodeStatus objects of this node are served (the oldest); the others get Ready=False TooManyObjects")
 	fs.DurationVar(&o.minFullTable, "min-full-table-interval", agent.DefaultMinFullTableInterval, "shortest interval between two reads of BIRD's route table, however short the objects' periods")
 	fs.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
@@ -115,6 +194,18 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if o.kubeQPS <= 0 || o.kubeBurst <= 0 {
 		return fmt.Errorf("--kube-api-qps (%v) and --kube-api-burst (%d) must be positive", o.kubeQPS, o.kubeBurst)
 	}
+	if err := o.validate(); err != nil {
+		return err
+	}
+	sz, err := o.size(os.DirFS("/"), os.Getenv)
+	if err != nil {
+		return err
+	}
+	if sz.gomemlimit > 0 {
+		debug.SetMemoryLimit(sz.gomemlimit)
+	}
+	log.Info("memory", "limit", sz.memoryLimit, "limitFrom", sz.limitFrom, "gomemlimit", debug.SetMemoryLimit(-1),
+		"maxReplyBytes", sz.replyCap, "maxRouteReplyBytes", sz.routesReplyCap, "routesKeptPerFamily", o.maxRoutes)
 	cfg, err := restConfig(o.kubeconfig)
 	if err != nil {
 		return err
@@ -144,13 +235,20 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	}
 	store.APIChecker = checker
 	src := newCollector(o, defaultSockets)
-	r := &agent.Reconciler{
-		Store:     store,
-		NodeName:  o.nodeName,
-		Source:    src,
-		Events:    events,
-		Metrics:   m,
-		Collect:   collect.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers},
+	src.MaxReplyBytes, src.MaxRouteReplyBytes = sz.replyCap, sz.routesReplyCap
+	// Keep only the routes a status capped at --max-routes-per-family can list: memory does not grow with
+	// the table.
+	src.MaxRoutes = o.maxRoutes
+	// Defence in depth: BIRD itself refuses anything but queries on the agent's sessions.
+	src.Restrict = true
+	r := agent.NewReconciler(agent.Options{
+		Store:    store,
+		NodeName: o.nodeName,
+		Source:   src,
+		Events:   events,
+		Metrics:  m,
+		Collect: status.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers,
+			MaxStatusBytes: o.maxStatusBytes},
 		Heartbeat: o.heartbeat,
 		Log:       log,
 
@@ -158,7 +256,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		MinFullTableInterval: o.minFullTable,
 		APIChecker:           checker,
 		OtherWriterQuiet:     o.otherWriterQuiet,
-	}
+	})
 	ctrl, err := agent.NewController(r, store.Informer(), log)
 	if err != nil {
 		return err

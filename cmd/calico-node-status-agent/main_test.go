@@ -49,6 +49,13 @@ func TestAgentBinaryFlagsAndRequiredNodeName(t *testing.T) {
 	if !strings.Contains(string(out), "--node-name") {
 		t.Fatalf("error does not name --node-name: %s", out)
 	}
+
+	// A negative cap is refused at start, naming the flag.
+	cmd = exec.Command(bin, "--node-name", "n", "--max-peers-per-family", "-1", "--metrics-bind-address", "0", "--health-probe-bind-address", "0")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--max-peers-per-family=-1: must be between 1 and 2000") {
+		t.Fatalf("agent with --max-peers-per-family=-1: %v: %s", err, out)
+	}
 }
 
 // fakeBIRD serves a Unix socket that greets as Calico's BIRD fork and answers `show status`; it closes

@@ -14,6 +14,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
+	"github.com/calico-node-status/calico-node-status/internal/printer"
 )
 
 func main() {
@@ -27,7 +28,8 @@ func main() {
 	err := cmd.ExecuteContext(ctx)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		// The message may quote what the API server or an object holds: print it escaped.
+		fmt.Fprintf(os.Stderr, "error: %s\n", printer.EscapeText(err.Error()))
 		os.Exit(cli.ExitCode(err)) // 1, or a command's own code (mesh: 2 broken, 3 unverified)
 	}
 }

@@ -26,7 +26,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -137,8 +137,8 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	}
 	// These tests count collections per period of 1 s: no floor between route-table reads here
 	// (TestFullTableReadsAreSpacedByTheFloorInterval covers it).
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log,
-		MinFullTableInterval: time.Millisecond}
+	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log,
+		MinFullTableInterval: time.Millisecond})
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
@@ -174,19 +174,7 @@ func createObject(t *testing.T, c client.Client, name, node string, period int32
 // waitCollected waits until the agent has written a status for o's current generation.
 func waitCollected(t *testing.T, c client.Client, o *v3.CalicoNodeStatus) {
 	t.Helper()
-	eventually(t, 20*time.Second, "first collection of "+o.Name, func() bool { return collectedFor(get(t, c, o.Name)) })
-}
-
-// eventually polls cond every 50 ms until it returns true or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, 20*time.Second, "first collection of "+o.Name, func() bool { return collectedFor(get(t, c, o.Name)) })
 }
 
 func get(t *testing.T, c client.Client, name string) *v3.CalicoNodeStatus {
@@ -242,8 +230,8 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 
 	waitCollected(t, c, mine)
 	got := get(t, c, mine.Name)
-	want := collect.Build(src.snap, classesAll(), collect.Options{})
-	if !sameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
+	want := status.Build(src.snap, classesAll(), status.Options{})
+	if !status.SameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
 		t.Fatalf("status differs from the mapping of the snapshot:\n got %+v\nwant %+v", got.Status, want)
 	}
 	if r := meta.FindStatusCondition(got.Status.Conditions, v3.ConditionReady); r.Status != metav1.ConditionTrue {
@@ -253,7 +241,7 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 	// Nothing changes for several periods: no write.
 	writes := watchWrites(t, env, got)
 	base := src.count()
-	eventually(t, 20*time.Second, "four more collections", func() bool { return src.count() >= base+4 })
+	testenv.Eventually(t, 20*time.Second, "four more collections", func() bool { return src.count() >= base+4 })
 	if n := writes(); n != 0 {
 		t.Fatalf("%d status writes while nothing changed; want 0", n)
 	}
@@ -263,16 +251,16 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 
 	// A peer goes down: one write, one Event, metrics follow.
 	src.set(nodeSnapshot("10.0.0.1", "Active"))
-	eventually(t, 20*time.Second, "the peer going down to show", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the peer going down to show", func() bool {
 		b := get(t, c, mine.Name).Status.BGP
 		return b != nil && b.NumberEstablishedV4 == 1
 	})
 	base = src.count()
-	eventually(t, 20*time.Second, "three more collections", func() bool { return src.count() >= base+3 })
+	testenv.Eventually(t, 20*time.Second, "three more collections", func() bool { return src.count() >= base+3 })
 	if n := writes(); n != 1 {
 		t.Fatalf("%d status writes for one change; want 1", n)
 	}
-	eventually(t, 20*time.Second, "a PeerDown event", func() bool {
+	testenv.Eventually(t, 20*time.Second, "a PeerDown event", func() bool {
 		var evs eventsv1.EventList
 		if err := c.List(context.Background(), &evs); err != nil {
 			t.Fatal(err)
@@ -314,7 +302,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	if err := c.Update(context.Background(), cur); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "classes change to take effect", func() bool {
+	testenv.Eventually(t, 20*time.Second, "classes change to take effect", func() bool {
 		g := get(t, c, o.Name)
 		return collectedFor(g) && g.Status.Agent == nil && g.Status.Routes == nil && g.Status.BGP != nil
 	})
@@ -326,16 +314,16 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	if err := c.Update(context.Background(), cur); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "Refreshing=False/RefreshDisabled", func() bool {
+	testenv.Eventually(t, 20*time.Second, "Refreshing=False/RefreshDisabled", func() bool {
 		g := get(t, c, o.Name)
-		r := meta.FindStatusCondition(g.Status.Conditions, ConditionRefreshing)
+		r := meta.FindStatusCondition(g.Status.Conditions, v3.ConditionRefreshing)
 		return collectedFor(g) && r != nil && r.Status == metav1.ConditionFalse && r.Reason == v3.ReasonRefreshDisabled
 	})
 	frozen := get(t, c, o.Name)
 	src1.set(nodeSnapshot("10.1.0.1", "Active"))
 	driver := createObject(t, c, "sc-driver", "sc-node-1", 1, classesAll()) // keeps node 1 collecting
 	base := src1.count()
-	eventually(t, 20*time.Second, "node 1 to collect three times", func() bool { return src1.count() >= base+3 })
+	testenv.Eventually(t, 20*time.Second, "node 1 to collect three times", func() bool { return src1.count() >= base+3 })
 	if g := get(t, c, o.Name); g.ResourceVersion != frozen.ResourceVersion {
 		t.Fatalf("an object with updatePeriodSeconds 0 was rewritten: %+v", g.Status.BGP)
 	}
@@ -348,18 +336,18 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	if err := c.Update(context.Background(), cur); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "node 2 to take over", func() bool {
+	testenv.Eventually(t, 20*time.Second, "node 2 to take over", func() bool {
 		g := get(t, c, o.Name)
 		return collectedFor(g) && g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 2
 	})
-	eventually(t, 20*time.Second, "node 1 to forget the moved object", func() bool {
+	testenv.Eventually(t, 20*time.Second, "node 1 to forget the moved object", func() bool {
 		a1.r.mu.Lock()
 		defer a1.r.mu.Unlock()
 		_, ok := a1.r.objects[o.Name]
 		return !ok
 	})
 	base = src1.count()
-	eventually(t, 20*time.Second, "node 1 to collect three more times", func() bool { return src1.count() >= base+3 })
+	testenv.Eventually(t, 20*time.Second, "node 1 to collect three more times", func() bool { return src1.count() >= base+3 })
 	if g := get(t, c, o.Name); g.Status.BGP.NumberEstablishedV4 != 2 {
 		t.Fatalf("node 1's agent (one peer down) wrote an object that moved to node 2: %+v", g.Status.BGP)
 	}
@@ -368,7 +356,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	if err := c.Delete(context.Background(), get(t, c, o.Name)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "node 2 to forget the deleted object", func() bool {
+	testenv.Eventually(t, 20*time.Second, "node 2 to forget the deleted object", func() bool {
 		a2.r.mu.Lock()
 		defer a2.r.mu.Unlock()
 		_, ok := a2.r.objects[o.Name]
@@ -385,7 +373,7 @@ func TestAPIServer_AgentSharesOneQueryPerPeriodAcrossObjects(t *testing.T) {
 	for i := 0; i < objects; i++ {
 		createObject(t, c, fmt.Sprintf("sh-obj-%d", i), "sh-node", 1, classesAll())
 	}
-	eventually(t, 30*time.Second, "all objects collected", func() bool {
+	testenv.Eventually(t, 30*time.Second, "all objects collected", func() bool {
 		for i := 0; i < objects; i++ {
 			if !collectedFor(get(t, c, fmt.Sprintf("sh-obj-%d", i))) {
 				return false
@@ -394,7 +382,7 @@ func TestAPIServer_AgentSharesOneQueryPerPeriodAcrossObjects(t *testing.T) {
 		return true
 	})
 	base, start := src.count(), time.Now()
-	eventually(t, 30*time.Second, "six more collections", func() bool { return src.count() >= base+6 })
+	testenv.Eventually(t, 30*time.Second, "six more collections", func() bool { return src.count() >= base+6 })
 	elapsed := time.Since(start)
 	// One query per 1 s period for all five objects: six queries take about five periods. One query per
 	// object would take about one.
@@ -420,7 +408,7 @@ func TestAPIServer_AgentRetriesAConflictOnFreshData(t *testing.T) {
 		}
 	})
 	src.set(nodeSnapshot("10.3.0.1", "Active"))
-	eventually(t, 20*time.Second, "the change to be written despite the conflict", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the change to be written despite the conflict", func() bool {
 		g := get(t, c, o.Name)
 		return g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 1
 	})
@@ -445,7 +433,7 @@ func TestAPIServer_AgentRestartWithNothingChangedDoesNotWrite(t *testing.T) {
 	writes := watchWrites(t, env, before)
 	src2 := &scriptedSource{snap: src.snap}
 	startAgent(t, env, "rs-node", src2, time.Hour)
-	eventually(t, 20*time.Second, "the restarted agent to collect three times", func() bool { return src2.count() >= 3 })
+	testenv.Eventually(t, 20*time.Second, "the restarted agent to collect three times", func() bool { return src2.count() >= 3 })
 	if n := writes(); n != 0 {
 		t.Fatalf("restarted agent wrote %d times with nothing changed", n)
 	}
@@ -459,13 +447,13 @@ func TestAPIServer_AgentHeartbeatAdvancesLastUpdated(t *testing.T) {
 	o := createObject(t, c, "hb-obj", "hb-node", 1, classesAll())
 	waitCollected(t, c, o)
 	first := get(t, c, o.Name).Status.LastUpdated
-	eventually(t, 20*time.Second, "a heartbeat write", func() bool {
+	testenv.Eventually(t, 20*time.Second, "a heartbeat write", func() bool {
 		return get(t, c, o.Name).Status.LastUpdated.After(first.Time)
 	})
 	// The agent counts a write after the API server answered it, so the test can see the new lastUpdated
 	// a moment before the counter moves (seen once on a loaded machine): wait for the counter too, and
 	// check the write was not counted as a change (the scripted snapshot never changes).
-	eventually(t, 20*time.Second, "status_writes_total{reason=heartbeat} >= 1", func() bool {
+	testenv.Eventually(t, 20*time.Second, "status_writes_total{reason=heartbeat} >= 1", func() bool {
 		return testutil.ToFloat64(a.metrics.writes.WithLabelValues("heartbeat")) >= 1
 	})
 	if n := testutil.ToFloat64(a.metrics.writes.WithLabelValues("changed")); n != 1 {
@@ -503,7 +491,7 @@ func TestAPIServer_AgentReportsAnUnreachableDaemonPerSectionAndRecovers(t *testi
 	}
 
 	src.set(healthy)
-	eventually(t, 20*time.Second, "recovery to Ready", func() bool {
+	testenv.Eventually(t, 20*time.Second, "recovery to Ready", func() bool {
 		g := get(t, c, o.Name)
 		r := meta.FindStatusCondition(g.Status.Conditions, v3.ConditionReady)
 		return r.Status == metav1.ConditionTrue && len(g.Status.BGP.Issues) == 0

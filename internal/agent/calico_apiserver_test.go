@@ -36,6 +36,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/apicheck"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -99,8 +100,8 @@ func startCalicoAgent(t *testing.T, env *testenv.Env, node string, src *scripted
 	}
 	checker.MinBackoff, checker.MaxBackoff = 200*time.Millisecond, 2*time.Second
 	store.APIChecker = checker
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: time.Hour, Log: log,
-		APIChecker: checker, OtherWriterQuiet: quiet, MinFullTableInterval: time.Millisecond}
+	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: time.Hour, Log: log,
+		APIChecker: checker, OtherWriterQuiet: quiet, MinFullTableInterval: time.Millisecond})
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +166,7 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	theirs.SetGroupVersionKind(v1)
 	theirs.SetName("v1-beside")
 	theirs.Object["spec"] = map[string]any{"node": "v1-node", "classes": []any{"BGP"}, "updatePeriodSeconds": int64(10)}
-	eventually(t, 30*time.Second, "Calico's crd.projectcalico.org/v1 CalicoNodeStatus to be served", func() bool {
+	testenv.Eventually(t, 30*time.Second, "Calico's crd.projectcalico.org/v1 CalicoNodeStatus to be served", func() bool {
 		err := c.Create(ctx, theirs.DeepCopy())
 		return err == nil || apierrors.IsAlreadyExists(err)
 	})
@@ -175,7 +176,7 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	a := startCalicoAgent(t, env, "v1-node", src, time.Hour)
 	ours := createObject(t, c, "v1-beside", "v1-node", 1, classesAll())
 	waitCollected(t, c, ours)
-	eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
+	testenv.Eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
 	if rep, bad := a.checker.Problem(); bad {
 		t.Fatalf("API check beside Calico's v1 CRDs: %+v", rep)
 	}
@@ -243,7 +244,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	a := startCalicoAgent(t, env, "sh-calico-node", src, time.Hour)
 	o := createObject(t, c, "sh-calico", "sh-calico-node", 1, classesAll())
 	waitCollected(t, c, o)
-	eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
+	testenv.Eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
 
 	// kubectl apply of Calico's manifest after our CRD: the API server's autoregistration keeps the
 	// APIService it made for the CRD (label kube-aggregator.kubernetes.io/automanaged) and reverts the
@@ -251,7 +252,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	if out, err := env.Kubectl(ctx, mustYAML(t, apiService), "apply", "-f", "-"); err != nil || !strings.Contains(out, "configured") {
 		t.Fatalf("kubectl apply Calico's APIService: %q, %v", out, err)
 	}
-	eventually(t, 30*time.Second, "autoregistration to revert the applied APIService to the local one", func() bool {
+	testenv.Eventually(t, 30*time.Second, "autoregistration to revert the applied APIService to the local one", func() bool {
 		cur := getAPIService(t, env)
 		_, hasService := cur.Object["spec"].(map[string]any)["service"]
 		return !hasService && cur.GetLabels()["kube-aggregator.kubernetes.io/automanaged"] != ""
@@ -271,7 +272,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 
 	// What the API server does: the CRD is still installed and Established, but every request for the
 	// group version answers 503 (discovery, list, get, status writes).
-	eventually(t, 30*time.Second, "projectcalico.org/v3 to answer 503", func() bool {
+	testenv.Eventually(t, 30*time.Second, "projectcalico.org/v3 to answer 503", func() bool {
 		_, err := rawGet(t, env, "/apis/projectcalico.org/v3/caliconodestatuses")
 		return apierrors.IsServiceUnavailable(err)
 	})
@@ -290,7 +291,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	// What the agent says: not ready, with the reason and what to do; the metric; its log. It finds out at
 	// its next request: the watch's next list or a status write (here: BIRD changes, so it writes).
 	src.set(nodeSnapshot("10.41.0.1", "Active"))
-	eventually(t, 30*time.Second, "the agent to find the APIService", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the agent to find the APIService", func() bool {
 		rep, bad := a.checker.Problem()
 		return bad && rep.Problem == apicheck.ServedByAPIService
 	})
@@ -326,7 +327,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	// An agent started while the group is shadowed says so from its first check.
 	src2 := &scriptedSource{snap: nodeSnapshot("10.41.0.2", "Established")}
 	b := startCalicoAgent(t, env, "sh-calico-node-2", src2, time.Hour)
-	eventually(t, 20*time.Second, "the second agent's first check", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the second agent's first check", func() bool {
 		rep, bad := b.checker.Problem()
 		return bad && rep.Problem == apicheck.ServedByAPIService
 	})
@@ -340,12 +341,12 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ag := range []*calicoAgent{a, b} {
-		eventually(t, 60*time.Second, "the agents to be ready again", func() bool { return ag.ready() == nil })
+		testenv.Eventually(t, 60*time.Second, "the agents to be ready again", func() bool { return ag.ready() == nil })
 		if v := ag.problemMetric(apicheck.ServedByAPIService); v != 0 {
 			t.Errorf("api_problem{problem=ServedByAPIService} = %v after recovery, want 0", v)
 		}
 	}
-	eventually(t, 60*time.Second, "the agent to write the change made while shadowed", func() bool {
+	testenv.Eventually(t, 60*time.Second, "the agent to write the change made while shadowed", func() bool {
 		g := get(t, c, o.Name)
 		return g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 1
 	})
@@ -401,7 +402,7 @@ func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 
 	src := &scriptedSource{snap: nodeSnapshot("10.42.0.1", "Established")}
 	a := startCalicoAgent(t, env, "nat-node", src, time.Hour)
-	eventually(t, 30*time.Second, "the agent to find Calico's CRD", func() bool {
+	testenv.Eventually(t, 30*time.Second, "the agent to find Calico's CRD", func() bool {
 		rep, bad := a.checker.Problem()
 		return bad && rep.Problem == apicheck.NoStatusSubresource
 	})
@@ -440,7 +441,7 @@ func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 	if err := c.Update(ctx, &crd); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "a StatusNotWritable Event", func() bool {
+	testenv.Eventually(t, 60*time.Second, "a StatusNotWritable Event", func() bool {
 		return len(eventsFor(t, c, o.Name, EventStatusNotWritable)) > 0
 	})
 	ev := eventsFor(t, c, o.Name, EventStatusNotWritable)[0]
@@ -453,7 +454,7 @@ func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 		t.Errorf("API check after a 404 on /status: %+v", rep)
 	}
 	base := src.count()
-	eventually(t, 30*time.Second, "the agent to retry the object", func() bool { return src.count() > base })
+	testenv.Eventually(t, 30*time.Second, "the agent to retry the object", func() bool { return src.count() > base })
 	if !strings.Contains(a.logs.String(), "the object exists but its status subresource does not") {
 		t.Errorf("the agent's log does not say why the write failed:\n%s", a.logs.String())
 	}
@@ -525,7 +526,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	before := cur.Status
 	cur.Status = calicoStatus(7)
 	stored := writeAsCalicoNode(t, cn, cur, "")
-	if !sameContent(stored.Status, before) {
+	if !status.SameContent(stored.Status, before) {
 		t.Fatalf("a full PUT changed the status on our CRD (status subresource): %+v", stored.Status.BGP)
 	}
 	if w, ok := otherStatusWriter(stored); ok {
@@ -540,7 +541,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	if !ok || w.manager != CalicoNodeManager || w.subresource != "status" {
 		t.Fatalf("calico-node's status write is in managedFields as %+v (found %v), want manager %q of /status", w, ok, CalicoNodeManager)
 	}
-	eventually(t, 20*time.Second, "OtherWriter=True on the object", func() bool {
+	testenv.Eventually(t, 20*time.Second, "OtherWriter=True on the object", func() bool {
 		c := meta.FindStatusCondition(get(t, c, o.Name).Status.Conditions, v3.ConditionOtherWriter)
 		return c != nil && c.Status == metav1.ConditionTrue
 	})
@@ -556,7 +557,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	if held.Status.BGP == nil || held.Status.BGP.NumberEstablishedV4 != 7 {
 		t.Errorf("the agent overwrote the other writer's status: %+v", held.Status.BGP)
 	}
-	eventually(t, 20*time.Second, "an OtherStatusWriter Event", func() bool { return len(eventsFor(t, c, o.Name, EventOtherStatusWriter)) == 1 })
+	testenv.Eventually(t, 20*time.Second, "an OtherStatusWriter Event", func() bool { return len(eventsFor(t, c, o.Name, EventOtherStatusWriter)) == 1 })
 	if ev := eventsFor(t, c, o.Name, EventOtherStatusWriter)[0]; ev.Type != "Warning" || !strings.Contains(ev.Note, "Go-http-client") {
 		t.Errorf("Event: %s %q", ev.Type, ev.Note)
 	}
@@ -571,12 +572,12 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	// held one nothing.
 	writes := watchWrites(t, env, held)
 	src.set(nodeSnapshot("10.43.0.1", "Active"))
-	eventually(t, quiet/2, "the node's other object to take the change", func() bool {
+	testenv.Eventually(t, quiet/2, "the node's other object to take the change", func() bool {
 		b := get(t, c, driver.Name).Status.BGP
 		return b != nil && b.NumberEstablishedV4 == 1
 	})
 	calls := src.count()
-	eventually(t, quiet/2, "two more collections of the node", func() bool { return src.count() >= calls+2 })
+	testenv.Eventually(t, quiet/2, "two more collections of the node", func() bool { return src.count() >= calls+2 })
 	if n := writes(); n != 0 {
 		t.Errorf("%d writes while another writer holds the object", n)
 	}
@@ -585,7 +586,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	}
 
 	// The other writer stays quiet: the agent writes again, without the OtherWriter condition.
-	eventually(t, 4*quiet, "the agent to write again after the quiet period", func() bool {
+	testenv.Eventually(t, 4*quiet, "the agent to write again after the quiet period", func() bool {
 		g := get(t, c, o.Name)
 		r := meta.FindStatusCondition(g.Status.Conditions, v3.ConditionReady)
 		return g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 1 && r != nil && r.Reason != v3.ReasonStatusWrittenByOther &&
@@ -602,7 +603,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	cur = get(t, c, o.Name)
 	cur.Status = calicoStatus(9)
 	writeAsCalicoNode(t, cn, cur, "status")
-	eventually(t, 10*time.Second, "the agent to leave the object again", func() bool {
+	testenv.Eventually(t, 10*time.Second, "the agent to leave the object again", func() bool {
 		c := meta.FindStatusCondition(get(t, c, o.Name).Status.Conditions, v3.ConditionOtherWriter)
 		return c != nil && c.Status == metav1.ConditionTrue && testutil.ToFloat64(a.metrics.beside.otherWriters) == 1
 	})
@@ -620,7 +621,7 @@ func TestAPIServer_AgentWritesAgainWhenTheOtherWritersEntryIsGone(t *testing.T) 
 	cur := get(t, c, o.Name)
 	cur.Status = calicoStatus(5)
 	writeAsCalicoNode(t, calicoNodeClient(t, env), cur, "status")
-	eventually(t, 20*time.Second, "the agent to leave the object", func() bool { return testutil.ToFloat64(a.metrics.beside.otherWriters) == 1 })
+	testenv.Eventually(t, 20*time.Second, "the agent to leave the object", func() bool { return testutil.ToFloat64(a.metrics.beside.otherWriters) == 1 })
 
 	// An administrator clears managedFields (a list with one empty entry resets it).
 	patch := []byte(`{"metadata":{"managedFields":[{}]}}`)
@@ -630,7 +631,7 @@ func TestAPIServer_AgentWritesAgainWhenTheOtherWritersEntryIsGone(t *testing.T) 
 	if _, ok := otherStatusWriter(get(t, c, o.Name)); ok {
 		t.Fatalf("managedFields still name another status writer: %+v", get(t, c, o.Name).ManagedFields)
 	}
-	eventually(t, 20*time.Second, "the agent to write again", func() bool {
+	testenv.Eventually(t, 20*time.Second, "the agent to write again", func() bool {
 		g := get(t, c, o.Name)
 		return g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 2 && meta.FindStatusCondition(g.Status.Conditions, v3.ConditionOtherWriter) == nil
 	})

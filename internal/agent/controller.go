@@ -101,7 +101,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
-	after, err := c.r.Reconcile(ctx, key)
+	after, err := c.r.safeReconcile(ctx, key)
 	switch {
 	case err != nil:
 		delay := retryDelay(c.failures.When(key), c.r.periodOf(key))

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
 func TestRetryDelayIsCappedAtThePeriodAndAMinute(t *testing.T) {
@@ -131,7 +132,7 @@ func startFakeWatchController(t *testing.T, node string, src *scriptedSource) (*
 	}
 	inf := cache.NewSharedIndexInformer(noWatchList{lw}, &v3.CalicoNodeStatus{}, 0, cache.Indexers{})
 	store := &memStore{indexer: inf.GetIndexer(), writes: map[types.UID]int{}}
-	r := &Reconciler{Store: store, NodeName: node, Source: src, Log: slog.New(slog.DiscardHandler)}
+	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Log: slog.New(slog.DiscardHandler)})
 	ctrl, err := NewController(r, inf, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -140,7 +141,7 @@ func startFakeWatchController(t *testing.T, node string, src *scriptedSource) (*
 	done := make(chan error, 1)
 	go func() { done <- ctrl.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	eventually(t, 10*time.Second, "the informer to sync", ctrl.Synced)
+	testenv.Eventually(t, 10*time.Second, "the informer to sync", ctrl.Synced)
 	return fw, store, r
 }
 
@@ -164,12 +165,12 @@ func TestControllerCollectsAnObjectRecreatedDuringAWatchOutage(t *testing.T) {
 	fw, store, _ := startFakeWatchController(t, node, &scriptedSource{snap: nodeSnapshot("10.9.0.1", "Established")})
 	first := fakeObject(node, "uid-1", 0)
 	fw.Add(first)
-	eventually(t, 10*time.Second, "the first object's status write", func() bool { return store.writesOf("uid-1") == 1 })
+	testenv.Eventually(t, 10*time.Second, "the first object's status write", func() bool { return store.writesOf("uid-1") == 1 })
 
 	second := fakeObject(node, "uid-2", 0)
 	second.ResourceVersion = "uid-2"
 	fw.Modify(second)
-	eventually(t, 10*time.Second, "the recreated object's status write", func() bool { return store.writesOf("uid-2") == 1 })
+	testenv.Eventually(t, 10*time.Second, "the recreated object's status write", func() bool { return store.writesOf("uid-2") == 1 })
 }
 
 // A failing write is retried within the object's period, not after client-go's default backoff (up to
@@ -182,10 +183,10 @@ func TestControllerRetriesAFailingWriteWithinThePeriod(t *testing.T) {
 	fw.Add(fakeObject(node, "uid-r", 1))
 	// Capped at the 1 s period, 15 attempts take about 14 s; client-go's default backoff (5 ms doubling,
 	// up to 1000 s) needs about 160 s for them.
-	eventually(t, 40*time.Second, "15 retries of the failing write", func() bool { return store.attempts() >= 15 })
+	testenv.Eventually(t, 40*time.Second, "15 retries of the failing write", func() bool { return store.attempts() >= 15 })
 	if p := r.periodOf("recreated"); p != time.Second {
 		t.Fatalf("periodOf = %v, want 1s", p)
 	}
 	store.setFail(nil)
-	eventually(t, 10*time.Second, "the write once the API server is back", func() bool { return store.writesOf("uid-r") >= 1 })
+	testenv.Eventually(t, 10*time.Second, "the write once the API server is back", func() bool { return store.writesOf("uid-r") >= 1 })
 }

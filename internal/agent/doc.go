@@ -1,12 +1,13 @@
 // Package agent is the node agent's one reconciler: it keeps every CalicoNodeStatus whose spec.node is this
 // node current. It watches only this node's objects (field selector on spec.node), schedules each object
 // by requeueing it every updatePeriodSeconds on a grid shared by all objects of the node (so they share
-// one BIRD query), computes the status from one BIRD snapshot with internal/collect, and writes through
-// the status subresource only when the content changed, or as a freshness heartbeat at least every
-// max(updatePeriodSeconds, 5 minutes). It sets conditions and observedGeneration, records Events when a
-// peer reaches or leaves Established, and exports Prometheus metrics.
+// one BIRD query, sharedSnapshots in source.go), has internal/status compute the status (sections,
+// conditions, equality), and writes through the status subresource only when the content changed, or as
+// a freshness heartbeat at least every max(updatePeriodSeconds, v3.DefaultHeartbeat). It records Events
+// when a peer reaches or leaves Established, and exports Prometheus metrics from the same read and build.
+// docs/architecture.md follows the data path through these files.
 //
-// Pieces: Reconciler (the logic, pure but for its Store and SnapshotSource), Controller (client-go
+// Pieces: Reconciler (NewReconciler; the logic, pure but for its Store and SnapshotSource), Controller (client-go
 // informer + one rate-limited workqueue, as in kubernetes/sample-controller), KubeStore and KubeEvents
 // (client-go REST, no typed clientsets: the whole agent stays under 30 MB of resident memory).
 //

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
 // blockingRecorder stands for an API server that does not answer: every Event waits until released.
@@ -59,7 +60,7 @@ func TestAsyncEventsNeverBlockAndDropOnOverflow(t *testing.T) {
 	}
 	close(rec.release)
 	kept := 1000 - int(dropped.Load())
-	eventually(t, 10*time.Second, "the queued Events to be sent", func() bool { return rec.count() == kept })
+	testenv.Eventually(t, 10*time.Second, "the queued Events to be sent", func() bool { return rec.count() == kept })
 	if got := rec.got[0]; got != "o/PeerDown/peer 0" {
 		t.Fatalf("first Event sent = %q, want the first one queued", got)
 	}
@@ -80,8 +81,8 @@ func (c *countingRecorder) Eventf(regarding runtime.Object, _ runtime.Object, _,
 // one peer change by N.
 func TestPeerEventsOncePerPeerAndReasonPerNodeWhateverTheObjects(t *testing.T) {
 	rec := &countingRecorder{}
-	r := &Reconciler{Events: rec}
-	r.init()
+	r := NewReconciler(Options{Events: rec})
+
 	peer := func(state v3.BGPSessionState) *v3.CalicoNodeBGPStatus {
 		return &v3.CalicoNodeBGPStatus{PeersV4: []v3.CalicoNodePeer{{PeerIP: "10.0.0.2", Type: v3.BGPPeerTypeNodeMesh, State: state, Protocol: "Mesh_10_0_0_2"}}}
 	}

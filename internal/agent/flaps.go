@@ -8,6 +8,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 // flapTracker keeps, per BGP session of the node, what the agent saw at the last collection, to count the
@@ -78,7 +79,7 @@ func (f *flapTracker) observe(seq uint64, bgp *v3.CalicoNodeBGPStatus, now time.
 			case wasUp && !isUp:
 				h.flaps++
 				h.lastEstablished = leftEstablishedAt(p.Since, now)
-			case wasUp && isUp && !sameBIRDTime(h.since, p.Since):
+			case wasUp && isUp && !status.SameBIRDTime(h.since, p.Since):
 				// Down and up again between two reads: BIRD's since moved on.
 				h.flaps++
 			}
@@ -157,8 +158,8 @@ func (f *flapTracker) annotate(prev, bgp *v3.CalicoNodeBGPStatus) *v3.CalicoNode
 // section the object holds) for sessions the agent has not seeded since it started.
 func (r *Reconciler) flapHistory(seq uint64, snap bird.Snapshot, union bird.Need, prev, bgp *v3.CalicoNodeBGPStatus, now time.Time) *v3.CalicoNodeBGPStatus {
 	if union.Protocols {
-		all := r.builds.sections(seq, snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, r.Collect).BGP
-		r.flaps.observe(seq, all, now)
+		all, _ := r.builds.sections(seq, snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, r.Collect)
+		r.flaps.observe(seq, all.BGP, now)
 	}
 	return r.flaps.annotate(prev, bgp)
 }

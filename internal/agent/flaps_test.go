@@ -120,7 +120,7 @@ func TestReconcilerFlapHistoryWritesOnlyOnChange(t *testing.T) {
 	}
 	src := &scriptedSource{snap: nodeSnapshot("10.0.0.1", "Established")}
 	newReconciler := func() *Reconciler {
-		return &Reconciler{Store: store, NodeName: "n1", Source: src, Now: now, Heartbeat: time.Hour, MinFullTableInterval: time.Millisecond}
+		return NewReconciler(Options{Store: store, NodeName: "n1", Source: src, Now: now, Heartbeat: time.Hour, MinFullTableInterval: time.Millisecond})
 	}
 	r := newReconciler()
 	peer := func() v3.CalicoNodePeer {

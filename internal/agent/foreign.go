@@ -139,17 +139,10 @@ func (o *otherWriters) count() int {
 	return len(o.held)
 }
 
-func (r *Reconciler) otherWriterQuiet() time.Duration {
-	if r.OtherWriterQuiet > 0 {
-		return r.OtherWriterQuiet
-	}
-	return DefaultOtherWriterQuiet
-}
-
 // otherWriterRecent reports whether another manager changed obj's status within the quiet period.
 func (r *Reconciler) otherWriterRecent(obj *v3.CalicoNodeStatus, now time.Time) bool {
 	w, ok := otherStatusWriter(obj)
-	return ok && now.Sub(w.at) < r.otherWriterQuiet()
+	return ok && now.Sub(w.at) < r.OtherWriterQuiet
 }
 
 // otherWriterChanged reports whether another writer appeared, wrote again or went away between two
@@ -163,7 +156,7 @@ func otherWriterChanged(before, after *v3.CalicoNodeStatus) bool {
 // holdForOtherWriter applies the rule above to obj; when the object is left to another writer it returns
 // true and when to look at it again.
 func (r *Reconciler) holdForOtherWriter(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, now time.Time) (time.Duration, bool) {
-	quiet := r.otherWriterQuiet()
+	quiet := r.OtherWriterQuiet
 	w, ok := otherStatusWriter(obj)
 	if !ok || now.Sub(w.at) >= quiet {
 		if prev, was := r.others.release(obj.Name); was {

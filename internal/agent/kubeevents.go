@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 // KubeEvents records events.k8s.io/v1 Events. It writes the Event's JSON itself instead of linking client-go's
@@ -72,7 +72,7 @@ func (e *KubeEvents) Eventf(regarding runtime.Object, _ runtime.Object, eventtyp
 	ev := eventV1{APIVersion: "events.k8s.io/v1", Kind: "Event", EventTime: time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00"),
 		ReportingController: "projectcalico.org/" + FieldOwner, ReportingInstance: e.instance, Action: action, Reason: reason,
 		Regarding: eventObjectRef{APIVersion: v3.GroupVersion.String(), Kind: "CalicoNodeStatus", Name: obj.Name, UID: string(obj.UID), ResourceVersion: obj.ResourceVersion},
-		Note:      collect.ClampText(fmt.Sprintf(note, args...), 1024), Type: eventtype}
+		Note:      status.ClampText(fmt.Sprintf(note, args...), 1024), Type: eventtype}
 	// client-go's own naming: the object's name and a unique hex suffix (a generateName may not end in '.').
 	ev.Metadata.Name = fmt.Sprintf("%s.%x", obj.Name, time.Now().UnixNano())
 	ev.Metadata.Namespace = "default"
@@ -87,6 +87,6 @@ func (e *KubeEvents) Eventf(regarding runtime.Object, _ runtime.Object, eventtyp
 		SetHeader("Content-Type", "application/json").Body(body).Do(ctx)
 	if err := res.Error(); err != nil {
 		raw, _ := res.Raw()
-		e.log.Error("record event", "caliconodestatus", obj.Name, "reason", reason, "err", err, "response", collect.ClampText(string(raw), 512))
+		e.log.Error("record event", "caliconodestatus", obj.Name, "reason", reason, "err", err, "response", status.ClampText(string(raw), 512))
 	}
 }

@@ -1,18 +1,14 @@
 package agent
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 // Bounds on the work one node's objects can cause. CalicoNodeStatus is cluster-scoped, so no
@@ -22,8 +18,9 @@ const (
 	// DefaultMaxObjectsPerNode is how many objects of its node an agent serves (the oldest ones).
 	DefaultMaxObjectsPerNode = 16
 	// DefaultMinFullTableInterval is the shortest interval between two reads of BIRD's route table, however
-	// short the objects' periods: a full table can be a million lines.
-	DefaultMinFullTableInterval = 5 * time.Second
+	// short and however unaligned the objects' periods (the shortest period is 1 s; off-grid collections
+	// for new objects and spec changes used to add reads between grid points: up to two a second).
+	DefaultMinFullTableInterval = time.Second
 	// overCapRecheck is how often an object beyond the cap is looked at again (it is served once older
 	// objects are deleted); a look costs no BIRD query and no write when nothing changed.
 	overCapRecheck = time.Minute
@@ -47,40 +44,37 @@ func serves(objs []*v3.CalicoNodeStatus, obj *v3.CalicoNodeStatus, max int) (ok 
 	return older < max, len(objs)
 }
 
-// overCapStatus is the status of an object the agent does not serve: only a Ready condition saying why.
-func overCapStatus(obj *v3.CalicoNodeStatus, total, max int) v3.CalicoNodeStatusStatus {
-	st := v3.CalicoNodeStatusStatus{LastUpdated: obj.Status.LastUpdated, ObservedGeneration: obj.Generation,
-		Conditions: append([]metav1.Condition(nil), obj.Status.Conditions...)}
-	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v3.ConditionReady, Status: metav1.ConditionFalse,
-		Reason: v3.ReasonTooManyObjects, ObservedGeneration: obj.Generation,
-		Message: fmt.Sprintf("node %s has %d CalicoNodeStatus objects; its agent serves the %d oldest (--max-objects-per-node): delete objects you no longer need, one per node is enough", obj.Spec.Node, total, max)})
-	meta.RemoveStatusCondition(&st.Conditions, ConditionRefreshing)
-	return st
-}
-
 // buildMemo keeps the sections built from the current shared snapshot per set of classes, so objects that
 // ask the same of the same snapshot share one build (2 ms per 20k routes) instead of one each.
 type buildMemo struct {
 	mu       sync.Mutex
 	snapshot uint64
-	built    map[string]collect.Sections
+	built    map[string]status.Sections
+	// peersSeen: a build of this snapshot had a BGP section already (its peers are in the metrics).
+	peersSeen bool
 }
 
 // sections returns the sections of classes for snapshot number seq, building them once. The result is the
-// memo's: the caller copies what it modifies (see ownSections).
-func (m *buildMemo) sections(seq uint64, snap bird.Snapshot, classes []v3.NodeStatusClassType, opts collect.Options) collect.Sections {
+// memo's: the caller copies what it modifies (see ownSections). peersFirstSeen is true for the first
+// result of the snapshot with a BGP section, so the peer metrics follow each snapshot once, from a build
+// an object asked for.
+func (m *buildMemo) sections(seq uint64, snap bird.Snapshot, classes []v3.NodeStatusClassType, opts status.Options) (s status.Sections, peersFirstSeen bool) {
 	key := classesKey(classes)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.snapshot != seq || m.built == nil {
-		m.snapshot, m.built = seq, map[string]collect.Sections{}
+		m.snapshot, m.built, m.peersSeen = seq, map[string]status.Sections{}, false
 	}
-	if s, ok := m.built[key]; ok {
-		return s
+	s, ok := m.built[key]
+	if !ok {
+		s = status.Build(snap, classes, opts)
+		m.built[key] = s
 	}
-	s := collect.Build(snap, classes, opts)
-	m.built[key] = s
-	return s
+	if s.BGP != nil && !m.peersSeen {
+		m.peersSeen = true
+		return s, true
+	}
+	return s, false
 }
 
 func classesKey(classes []v3.NodeStatusClassType) string {
@@ -92,9 +86,9 @@ func classesKey(classes []v3.NodeStatusClassType) string {
 	return strings.Join(slices.Compact(c), ",")
 }
 
-// ownSections copies the parts of shared sections that desiredStatus adjusts per object (the daemon and
+// ownSections copies the parts of shared sections that Desired adjusts per object (the daemon and
 // peer times kept stable against the object's previous status); the route lists, the large part, are
 // only read and stay shared.
-func ownSections(s collect.Sections) collect.Sections {
-	return collect.Sections{Agent: s.Agent.DeepCopy(), BGP: s.BGP.DeepCopy(), Routes: s.Routes}
+func ownSections(s status.Sections) status.Sections {
+	return status.Sections{Agent: s.Agent.DeepCopy(), BGP: s.BGP.DeepCopy(), Routes: s.Routes}
 }

@@ -13,7 +13,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 func nodeObject(node, name string, created time.Time, period int32) *v3.CalicoNodeStatus {
@@ -53,7 +53,7 @@ func newUnitReconciler(src SnapshotSource, clock *time.Time, objs ...*v3.CalicoN
 		_ = idx.Add(o)
 	}
 	store := &memStore{indexer: idx, writes: map[types.UID]int{}}
-	return &Reconciler{Store: store, NodeName: objs[0].Spec.Node, Source: src, Now: func() time.Time { return *clock }}, store
+	return NewReconciler(Options{Store: store, NodeName: objs[0].Spec.Node, Source: src, Now: func() time.Time { return *clock }}), store
 }
 
 // Finding 5 of the hardening issue: objects are cluster-scoped, nothing bounds how many name one node.
@@ -135,13 +135,17 @@ func TestBuildMemoSharesOneBuildPerSnapshotAndClasses(t *testing.T) {
 	snap := nodeSnapshot("10.9.0.5", "Established")
 	all := classesAll()
 	reordered := []v3.NodeStatusClassType{v3.NodeStatusClassTypeRoutes, v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP}
-	a := m.sections(1, snap, all, collect.Options{})
-	b := m.sections(1, snap, reordered, collect.Options{})
+	a, firstA := m.sections(1, snap, all, status.Options{})
+	b, firstB := m.sections(1, snap, reordered, status.Options{})
 	if a.Routes == nil || a.Routes != b.Routes {
 		t.Fatal("the same classes of the same snapshot were built twice")
 	}
-	if c := m.sections(2, snap, all, collect.Options{}); c.Routes == a.Routes {
-		t.Fatal("a new snapshot reused the previous snapshot's build")
+	// The peer metrics follow each snapshot once, from the first build with a BGP section.
+	if !firstA || firstB {
+		t.Fatalf("peersFirstSeen = %t then %t for one snapshot, want true then false", firstA, firstB)
+	}
+	if c, firstC := m.sections(2, snap, all, status.Options{}); c.Routes == a.Routes || !firstC {
+		t.Fatalf("a new snapshot reused the previous snapshot's build (or its peers were not seen first: %t)", firstC)
 	}
 	// Per-object copies: adjusting one object's peers must not change another's.
 	own := ownSections(b)

@@ -8,7 +8,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 const metricsNamespace = "calico_node_status"
@@ -29,6 +29,7 @@ type Metrics struct {
 	unchanged       prometheus.Counter
 	eventsDropped   prometheus.Counter
 	beside          *besideMetrics // apicheck.go
+	panics          *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -60,12 +61,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Collections whose status equalled the object's, so nothing was written."}),
 		eventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "events_dropped_total",
 			Help: "Kubernetes Events dropped because the agent's bounded Event queue was full."}),
+		panics: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace, Name: "panics_total",
+			Help: "Panics recovered (bugs met by some input), by where: parse (one section failed), collect (one collection failed), reconcile (one reconcile failed, retried)."}, []string{"where"}),
 	}
 	for _, c := range []prometheus.Collector{m.peerState, m.peerSince, m.peers, m.routes, m.daemonUp, m.collectDuration,
-		m.birdErrors, m.parseWarnings, m.writes, m.conflicts, m.unchanged, m.eventsDropped} {
+		m.birdErrors, m.parseWarnings, m.writes, m.conflicts, m.unchanged, m.eventsDropped, m.panics} {
 		if err := reg.Register(c); err != nil {
 			return nil, errors.Join(errors.New("register agent metrics"), err)
 		}
+	}
+	for _, where := range []string{panicParse, panicCollect, panicReconcile} {
+		m.panics.WithLabelValues(where) // exported at 0 from the start, for rate() and alerts
 	}
 	var err error
 	if m.beside, err = newBesideMetrics(reg); err != nil {
@@ -74,18 +80,20 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// observeSnapshot updates the BIRD metrics from a fresh snapshot and its BGP mapping (bgp may be nil when
-// protocols were not collected).
-func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatus, took time.Duration) {
+// observeSnapshot updates the BIRD metrics from a fresh snapshot read in took.
+func (m *Metrics) observeSnapshot(snap bird.Snapshot, took time.Duration) {
 	if m == nil {
 		return
 	}
 	m.collectDuration.Observe(took.Seconds())
+	for _, pe := range snapshotPanics(snap) {
+		m.panicked(panicWhere(pe))
+	}
 	for _, d := range []*bird.DaemonSnapshot{&snap.V4, &snap.V6} {
 		fam := d.Family.String()
 		for section, err := range map[string]error{"status": d.StatusErr, "protocols": d.ProtocolsErr, "routes": d.RoutesErr} {
 			if err != nil {
-				m.birdErrors.WithLabelValues(fam, section, collect.ErrorReason(err)).Inc()
+				m.birdErrors.WithLabelValues(fam, section, status.ErrorReason(err)).Inc()
 			}
 		}
 		if len(d.Warnings) > 0 {
@@ -98,22 +106,18 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 			}
 			m.daemonUp.WithLabelValues(fam).Set(up)
 		}
-		if d.Routes != nil || d.RoutesErr == nil {
-			var fib, rib int
-			for i := range d.Routes {
-				if collect.InFIB(&d.Routes[i]) {
-					fib++
-				} else {
-					rib++
-				}
-			}
-			if d.RoutesErr == nil {
-				m.routes.WithLabelValues(fam, "FIB").Set(float64(fib))
-				m.routes.WithLabelValues(fam, "RIB").Set(float64(rib))
-			}
+		if d.RoutesErr == nil {
+			// Totals, not the routes the snapshot kept (the collector keeps only what a status can list).
+			total, fib := d.TotalRoutes(), d.FIBRoutes()
+			m.routes.WithLabelValues(fam, "FIB").Set(float64(fib))
+			m.routes.WithLabelValues(fam, "RIB").Set(float64(total - fib))
 		}
 	}
-	if bgp == nil {
+}
+
+// observePeers updates the peer metrics from the BGP section of a snapshot's status build.
+func (m *Metrics) observePeers(bgp *v3.CalicoNodeBGPStatus) {
+	if m == nil || bgp == nil {
 		return
 	}
 	// Peers come and go: rebuild the per-peer series so a removed peer's series disappears.
@@ -136,6 +140,12 @@ func (m *Metrics) observeSnapshot(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatu
 func (m *Metrics) wrote(reason string) {
 	if m != nil {
 		m.writes.WithLabelValues(reason).Inc()
+	}
+}
+
+func (m *Metrics) panicked(where string) {
+	if m != nil {
+		m.panics.WithLabelValues(where).Inc()
 	}
 }
 

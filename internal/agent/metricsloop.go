@@ -12,7 +12,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 )
 
 // DefaultMetricsInterval is how often the agent reads BIRD's sessions for its session metrics, whether or
@@ -52,10 +52,9 @@ var metricsNeed = bird.Need{Status: true, Protocols: true}
 // Once takes one reading (shared when recent enough) and publishes it.
 func (l *MetricsLoop) Once(ctx context.Context) {
 	r := l.Reconciler
-	r.init()
-	snap, seq, _ := r.snapshots.get(ctx, metricsNeed, l.Interval/2)
-	// Uncapped: the status caps its peer lists, the metrics keep every session.
-	bgp := collect.Build(snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, collect.Options{MaxPeersPerFamily: -1}).BGP
+	snap, seq, _, _ := r.snapshots.get(ctx, metricsNeed, l.Interval/2)
+	// Uncapped: the status caps its peer lists and its size, the metrics keep every session.
+	bgp := status.Build(snap, []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1}).BGP
 	r.flaps.observe(seq, bgp, r.Now())
 	l.Metrics.publish(snap, bgp, &r.flaps, r.Now())
 	if l.Log != nil {
@@ -213,7 +212,7 @@ func (m *SessionMetrics) publish(snap bird.Snapshot, bgp *v3.CalicoNodeBGPStatus
 		}
 		for section, err := range map[string]error{"status": d.StatusErr, "protocols": d.ProtocolsErr} {
 			if err != nil {
-				m.errors.WithLabelValues(fam, section, collect.ErrorReason(err)).Inc()
+				m.errors.WithLabelValues(fam, section, status.ErrorReason(err)).Inc()
 				allOK = false
 			}
 		}

@@ -35,7 +35,7 @@ func newLoop(t *testing.T, src SnapshotSource, clock *time.Time) (*MetricsLoop, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &Reconciler{Store: &memStore{}, NodeName: "n1", Source: src, Now: func() time.Time { return *clock }}
+	r := NewReconciler(Options{Store: &memStore{}, NodeName: "n1", Source: src, Now: func() time.Time { return *clock }})
 	return &MetricsLoop{Reconciler: r, Metrics: m, Interval: 30 * time.Second}, reg
 }
 
@@ -149,7 +149,6 @@ func TestMetricsLoopSharesReadsWithStatusCollections(t *testing.T) {
 	clock := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	loop, _ := newLoop(t, src, &clock)
 	r := loop.Reconciler
-	r.init()
 	ctx := context.Background()
 	r.snapshots.get(ctx, bird.Need{Status: true, Protocols: true, Routes: true}, time.Second) // a status collection
 	loop.Once(ctx)
@@ -161,7 +160,7 @@ func TestMetricsLoopSharesReadsWithStatusCollections(t *testing.T) {
 	if n := src.count(); n != 2 {
 		t.Fatalf("a reading older than half the interval was reused: %d reads, want 2", n)
 	}
-	if _, _, fresh := r.snapshots.get(ctx, bird.Need{Protocols: true}, snapshotMaxAge(10*time.Second)); fresh || src.count() != 2 {
+	if _, _, _, fresh := r.snapshots.get(ctx, bird.Need{Protocols: true}, snapshotMaxAge(10*time.Second)); fresh || src.count() != 2 {
 		t.Fatalf("a status collection right after the loop's reading read BIRD again (%d reads)", src.count())
 	}
 }

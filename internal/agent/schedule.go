@@ -5,9 +5,6 @@ import (
 	"time"
 )
 
-// DefaultHeartbeat is the shortest interval at which lastUpdated advances when nothing changes.
-const DefaultHeartbeat = 5 * time.Minute
-
 // grid places every collection of a node on the points k*period + offset of the wall clock. All objects of
 // a node with the same period (or periods that divide each other) then come due together and share one
 // BIRD query, and the node's offset, derived from its name, spreads the nodes of a cluster evenly over the

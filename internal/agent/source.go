@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -18,6 +19,8 @@ type SnapshotSource interface {
 type sharedSnapshots struct {
 	src SnapshotSource
 	now func() time.Time
+	// log receives the stack of a collection that panicked (may be nil).
+	log *slog.Logger
 
 	mu   sync.Mutex
 	last bird.Snapshot
@@ -28,17 +31,23 @@ type sharedSnapshots struct {
 }
 
 // get returns a snapshot that covers need and is at most maxAge old, collecting one when there is none.
-// seq numbers the snapshot; fresh reports whether this call queried BIRD.
-func (s *sharedSnapshots) get(ctx context.Context, need bird.Need, maxAge time.Duration) (snap bird.Snapshot, seq uint64, fresh bool) {
+// seq numbers the snapshot; fresh reports whether this call queried BIRD, and took is how long that read
+// took (BIRD's replies and their parsing, nothing of the mapping to a status).
+func (s *sharedSnapshots) get(ctx context.Context, need bird.Need, maxAge time.Duration) (snap bird.Snapshot, seq uint64, took time.Duration, fresh bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ok && covers(s.need, need) && s.now().Sub(s.at) <= maxAge {
-		return s.last, s.seq, false
+		return s.last, s.seq, 0, false
 	}
-	s.last = s.src.Collect(ctx, need)
+	// Let the previous snapshot go before reading the next, so two are never alive at once (its routes
+	// are the bulk of the agent's memory).
+	s.last, s.ok = bird.Snapshot{}, false
+	start := time.Now()
+	s.last = safeCollect(ctx, s.src, need, s.log)
+	took = time.Since(start)
 	s.seq++
 	s.need, s.at, s.ok = need, s.now(), true
-	return s.last, s.seq, true
+	return s.last, s.seq, took, true
 }
 
 func covers(have, want bird.Need) bool {

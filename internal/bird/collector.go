@@ -44,25 +44,54 @@ type Collector struct {
 	// MaxReplyBytes caps each reply (DefaultMaxReplyBytes when 0); a larger reply is an error of its
 	// section.
 	MaxReplyBytes int64
+	// MaxRouteReplyBytes caps the routes reply instead of MaxReplyBytes when routes are selected
+	// (MaxRoutes > 0): they are then streamed, so the reply's size costs time, not memory. 0 means
+	// DefaultMaxRouteReplyBytes.
+	MaxRouteReplyBytes int64
 	// RoutesCommand is the command for the routes section, CmdRoutes when empty ("show route all" also
 	// works: attribute lines are skipped). It must pass CheckCommand.
 	RoutesCommand string
+	// MaxRoutes, when > 0, keeps per family only the routes a status capped at MaxRoutes per list can
+	// show (a RouteSelection) and counts the others in RouteTotals, so a full Internet table costs no more
+	// memory than a small one. 0 keeps every route.
+	MaxRoutes int
+	// Restrict sends BIRD's "restrict" after the greeting (see Conn.Restrict): the session can then not
+	// reconfigure or disable anything, whatever is sent on it. DaemonSnapshot.Restricted says whether the
+	// daemon accepted it.
+	Restrict bool
 
 	// routeHint remembers how many routes the last collection saw per daemon socket family, so the next
-	// one allocates its slice once.
+	// one allocates its slice once (when keeping every route).
 	routeHint [2]atomic.Int64
 }
 
+// DefaultMaxRouteReplyBytes is the routes reply cap when routes are selected and none is configured:
+// about 4M routes of BIRD 1.6's `show route`, 1M of BIRD 2's `show route all`.
+const DefaultMaxRouteReplyBytes = 1 << 30
+
 // Collect reads what need asks for. It never fails as a whole: each section of each family carries its
-// own error, so a missing bird6.ctl leaves the IPv4 sections intact.
-func (c *Collector) Collect(ctx context.Context, need Need) Snapshot {
-	snap := Snapshot{
+// own error, so a missing bird6.ctl leaves the IPv4 sections intact. It never panics either: a parser
+// that panics fails its section with a *PanicError (see recover.go).
+func (c *Collector) Collect(ctx context.Context, need Need) (snap Snapshot) {
+	snap = Snapshot{
 		V4: DaemonSnapshot{Family: IPv4, Socket: c.V4Socket},
 		V6: DaemonSnapshot{Family: IPv6, Socket: c.V6Socket},
 	}
 	if !need.Status && !need.Protocols && !need.Routes {
 		return snap
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			// Outside any one section: fail them all rather than report half a collection.
+			err := newPanicError("collect", v)
+			snap = Snapshot{
+				V4: DaemonSnapshot{Family: IPv4, Socket: c.V4Socket},
+				V6: DaemonSnapshot{Family: IPv6, Socket: c.V6Socket},
+			}
+			setAll(&snap.V4, need, err)
+			setAll(&snap.V6, need, err)
+		}
+	}()
 	timeout := c.Timeout
 	if timeout <= 0 {
 		timeout = DefaultTimeout
@@ -80,6 +109,13 @@ func (c *Collector) Collect(ctx context.Context, need Need) Snapshot {
 	done6 := make(chan struct{})
 	go func() {
 		defer close(done6)
+		defer func() {
+			// A panic in this goroutine would end the process: nothing above it can recover it.
+			if v := recover(); v != nil {
+				v6snap = DaemonSnapshot{Family: IPv6, Socket: c.V6Socket}
+				setAll(&v6snap, need, newPanicError("collect", v))
+			}
+		}()
 		v6 := c.newSession(IPv6)
 		defer v6.close()
 		c.collectFamily(ctx6, v6, need, &v6snap)
@@ -113,14 +149,19 @@ func (c *Collector) collectFamily(ctx context.Context, s *session, need Need, d 
 	r := c.read(ctx, s, need, d.Family)
 	d.Socket = s.path
 	d.DialectNote = r.dialectNote
+	d.Restricted = r.restricted
 	d.Status, d.StatusErr = r.status, r.statusErr
 	d.Protocols, d.ProtocolsErr = r.protocols, r.protocolsErr
 	d.Routes, d.RoutesErr = r.routes, r.routesErr
+	if r.routeSel != nil {
+		d.Routes, d.RouteTotals = r.routeSel.Family(d.Family)
+	}
 	d.Warnings = r.warnings
 	d.CollectedAt = time.Now()
 	if r.major >= 2 {
 		split(r, need, d, nil)
 	}
+	d.sanitize()
 }
 
 // collectBoth fills both families from one BIRD 2 daemon.
@@ -130,6 +171,7 @@ func (c *Collector) collectBoth(ctx context.Context, s *session, need Need, snap
 	for _, d := range []*DaemonSnapshot{&snap.V4, &snap.V6} {
 		d.Socket = s.path
 		d.DialectNote = r.dialectNote
+		d.Restricted = r.restricted
 		d.CollectedAt = now
 		if r.status != nil {
 			st := *r.status
@@ -142,6 +184,8 @@ func (c *Collector) collectBoth(ctx context.Context, s *session, need Need, snap
 		d.Warnings = append([]Warning(nil), r.warnings...)
 	}
 	split(r, need, &snap.V4, &snap.V6)
+	snap.V4.sanitize()
+	snap.V6.sanitize()
 }
 
 // split distributes a BIRD 2 reply by family: BGP sessions by their neighbor's family (by their channels
@@ -162,7 +206,11 @@ func split(r *readResult, need Need, a, b *DaemonSnapshot) {
 			}
 		}
 		if need.Routes && r.routesErr == nil {
-			d.Routes = familyRoutes(r.routes, d.Family)
+			if r.routeSel != nil {
+				d.Routes, d.RouteTotals = r.routeSel.Family(d.Family)
+			} else {
+				d.Routes = familyRoutes(r.routes, d.Family)
+			}
 		}
 	}
 }
@@ -236,82 +284,133 @@ func setAll(d *DaemonSnapshot, need Need, err error) {
 // readResult is what one daemon answered.
 type readResult struct {
 	major        int
+	restricted   bool
 	dialectNote  string
 	status       *Status
 	statusErr    error
 	protocols    []Protocol
 	protocolsErr error
 	routes       []Route
+	routeSel     *RouteSelection // set instead of routes when selecting
 	routesErr    error
 	warnings     []Warning
 }
 
 // read runs the needed commands on one daemon. family is the daemon's family for BIRD 1.6 (0 for a BIRD 2
-// read for both).
+// read for both). Each section recovers its own parser's panic (see recover.go).
 func (c *Collector) read(ctx context.Context, s *session, need Need, family Family) *readResult {
 	r := &readResult{}
 	if need.Status {
-		p := &statusParser{cmd: CmdStatus}
-		err := s.run(ctx, CmdStatus, func(*Conn) LineFunc { return p.line })
-		if err == nil {
-			err = p.check()
-		}
-		if err == nil {
-			st := p.st
-			if st.Major == 0 && s.conn != nil {
-				// The version cannot be read: report the dialect the replies were read in.
-				st.Major = s.conn.Major
-			}
-			r.status = &st
-		}
-		r.statusErr = err
-		r.warnings = append(r.warnings, p.warnings...)
+		c.readStatus(ctx, s, r)
 	}
 	if need.Protocols {
-		var p *protocolsParser
-		err := s.run(ctx, CmdProtocols, func(conn *Conn) LineFunc {
-			p = newProtocolsParser(CmdProtocols, conn.Major, family)
-			return p.line
-		})
-		if err == nil {
-			r.protocols = p.result()
-		}
-		r.protocolsErr = err
-		if p != nil {
-			r.warnings = append(r.warnings, p.warnings...)
-		}
+		c.readProtocols(ctx, s, r, family)
 	}
 	if need.Routes {
-		cmd := c.RoutesCommand
-		if cmd == "" {
-			cmd = CmdRoutes
-		}
-		hint := &c.routeHint[0]
-		if family == IPv6 {
-			hint = &c.routeHint[1]
-		}
-		var p *routesParser
-		err := s.run(ctx, cmd, func(conn *Conn) LineFunc {
-			// A little headroom over last time's count: the table rarely shrinks or grows much between
-			// collections, and one allocation of the right size beats doubling through 100k routes.
-			h := hint.Load()
-			p = newRoutesParser(cmd, conn.Major, int(h+h/16))
-			return p.line
-		})
-		if err == nil {
-			r.routes = p.result()
-			hint.Store(int64(len(r.routes)))
-		}
-		r.routesErr = err
-		if p != nil {
-			r.warnings = append(r.warnings, p.warnings...)
-		}
+		c.readRoutes(ctx, s, r, family)
 	}
 	if s.conn != nil {
 		r.major = s.conn.Major
 	}
 	r.dialectNote = s.dialectNote
+	r.restricted = s.restricted
 	return r
+}
+
+func (c *Collector) readStatus(ctx context.Context, s *session, r *readResult) {
+	var p *statusParser
+	defer func() {
+		if v := recover(); v != nil {
+			r.status, r.statusErr = nil, newPanicError(CmdStatus, v)
+		}
+		if p != nil {
+			r.warnings = append(r.warnings, p.warnings...)
+		}
+	}()
+	p = &statusParser{cmd: CmdStatus}
+	err := s.run(ctx, CmdStatus, s.c.MaxReplyBytes, func(*Conn) LineFunc { return p.line })
+	if err == nil {
+		err = p.check()
+	}
+	if err == nil {
+		st := p.st
+		if st.Major == 0 && s.conn != nil {
+			// The version cannot be read: report the dialect the replies were read in.
+			st.Major = s.conn.Major
+		}
+		r.status = &st
+	}
+	r.statusErr = err
+}
+
+func (c *Collector) readProtocols(ctx context.Context, s *session, r *readResult, family Family) {
+	var p *protocolsParser
+	defer func() {
+		if v := recover(); v != nil {
+			r.protocols, r.protocolsErr = nil, newPanicError(CmdProtocols, v)
+		}
+		if p != nil {
+			r.warnings = append(r.warnings, p.warnings...)
+		}
+	}()
+	err := s.run(ctx, CmdProtocols, s.c.MaxReplyBytes, func(conn *Conn) LineFunc {
+		p = newProtocolsParser(CmdProtocols, conn.Major, family)
+		return p.line
+	})
+	if err == nil {
+		r.protocols = p.result()
+	}
+	r.protocolsErr = err
+}
+
+func (c *Collector) readRoutes(ctx context.Context, s *session, r *readResult, family Family) {
+	cmd := c.RoutesCommand
+	if cmd == "" {
+		cmd = CmdRoutes
+	}
+	var p *routesParser
+	defer func() {
+		if v := recover(); v != nil {
+			r.routes, r.routeSel, r.routesErr = nil, nil, newPanicError(cmd, v)
+		}
+		if p != nil {
+			r.warnings = append(r.warnings, p.warnings...)
+		}
+	}()
+	if c.MaxRoutes > 0 {
+		max := c.MaxRouteReplyBytes
+		if max <= 0 {
+			max = DefaultMaxRouteReplyBytes
+		}
+		var sel *RouteSelection
+		err := s.run(ctx, cmd, max, func(conn *Conn) LineFunc {
+			sel = NewRouteSelection(c.MaxRoutes, conn.Major >= 2)
+			p = newSelectingParser(cmd, conn.Major, sel)
+			return p.line
+		})
+		if err == nil {
+			p.result()
+			r.routeSel = sel
+		}
+		r.routesErr = err
+		return
+	}
+	hint := &c.routeHint[0]
+	if family == IPv6 {
+		hint = &c.routeHint[1]
+	}
+	err := s.run(ctx, cmd, s.c.MaxReplyBytes, func(conn *Conn) LineFunc {
+		// A little headroom over last time's count: the table rarely shrinks or grows much between
+		// collections, and one allocation of the right size beats doubling through 100k routes.
+		h := hint.Load()
+		p = newRoutesParser(cmd, conn.Major, int(h+h/16))
+		return p.line
+	})
+	if err == nil {
+		r.routes = p.result()
+		hint.Store(int64(len(r.routes)))
+	}
+	r.routesErr = err
 }
 
 // session is the connection to one daemon during one collection.
@@ -327,6 +426,8 @@ type session struct {
 	dialed  bool
 	// dialectNote says how the reply dialect was decided when the greeting's version could not be read.
 	dialectNote string
+	// restricted: the daemon accepted "restrict" on this connection.
+	restricted bool
 }
 
 func (c *Collector) newSession(f Family) *session {
@@ -345,7 +446,7 @@ func (c *Collector) newSession(f Family) *session {
 // dialect when the daemon's greeting does not name a version that can be read.
 func (s *session) dial(ctx context.Context) {
 	s.dialed = true
-	s.conn, s.dialErr, s.dialectNote = nil, nil, ""
+	s.conn, s.dialErr, s.dialectNote, s.restricted = nil, nil, "", false
 	if len(s.paths) == 0 {
 		s.dialErr = ErrNoSocket
 		return
@@ -374,6 +475,14 @@ func (s *session) dial(ctx context.Context) {
 			s.dialErr = fmt.Errorf("%w (also tried: %s)", first, strings.Join(also, "; "))
 		}
 		return
+	}
+	if s.c.Restrict {
+		ok, err := s.conn.Restrict(ctx)
+		if err != nil {
+			s.conn, s.dialErr = nil, err
+			return
+		}
+		s.restricted = ok
 	}
 	if s.conn.Major == 0 {
 		s.decideDialect(ctx)
@@ -461,11 +570,14 @@ func (c *Collector) v6SocketBeside(path string) (string, bool) {
 	return "", false
 }
 
-// run sends cmd on the session's connection. It dials when it has not yet, and again when the last
-// connection broke (a daemon restarted between two commands); a dial that failed is not retried within
-// the collection, so a dead or impostor daemon costs one attempt, not one per command.
-// parser is called with the connection to choose the parser for its daemon's version.
-func (s *session) run(ctx context.Context, cmd string, parser func(*Conn) LineFunc) error {
+// run sends cmd on the session's connection, its reply capped at maxReply bytes (DefaultMaxReplyBytes
+// when 0). It dials when it has not yet, and again when the last connection broke (a daemon restarted
+// between two commands); a dial that failed is not retried within the collection, so a dead or impostor
+// daemon costs one attempt, not one per command.
+// parser is called with the connection to choose the parser for its daemon's version. Should the parser
+// panic on a line, the rest of the reply is read and ignored (the connection stays in step for the next
+// command) and run returns a *PanicError.
+func (s *session) run(ctx context.Context, cmd string, maxReply int64, parser func(*Conn) LineFunc) error {
 	if s.conn == nil && s.dialed {
 		return fmt.Errorf("%s: %w", cmd, s.dialErr)
 	}
@@ -478,8 +590,34 @@ func (s *session) run(ctx context.Context, cmd string, parser func(*Conn) LineFu
 			return fmt.Errorf("%s: %w", cmd, s.dialErr)
 		}
 	}
-	return s.conn.Run(ctx, cmd, parser(s.conn))
+	if maxReply <= 0 {
+		maxReply = DefaultMaxReplyBytes
+	}
+	s.conn.lr.max = maxReply // per command: a streamed routes reply may be larger than the others
+	fn := parser(s.conn)
+	if testHookLineFunc != nil {
+		fn = testHookLineFunc(cmd, fn)
+	}
+	var perr *PanicError
+	err := s.conn.Run(ctx, cmd, func(code int, text []byte, lineNo int) {
+		if perr != nil {
+			return
+		}
+		defer func() {
+			if v := recover(); v != nil {
+				perr = newPanicError(cmd, v)
+			}
+		}()
+		fn(code, text, lineNo)
+	})
+	if perr != nil {
+		return perr
+	}
+	return err
 }
+
+// testHookLineFunc, set by tests only, wraps each command's parser (to make one panic).
+var testHookLineFunc func(cmd string, fn LineFunc) LineFunc
 
 func (s *session) close() {
 	if s.conn != nil {

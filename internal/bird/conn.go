@@ -58,6 +58,45 @@ func Dial(ctx context.Context, path string, maxReply int64) (*Conn, error) {
 	return c, nil
 }
 
+// CmdRestrict is BIRD's "restrict" command (BIRD 1.6, Calico's fork, 2.x, 3.x): it limits the session to
+// commands that neither change nor disclose the configuration; from then on BIRD itself refuses
+// "configure", "disable", "enable", "restart", "reload", "debug", "dump", "eval" with 8007 Access denied.
+// It is not in the allowlist (it is not a query); Restrict sends it.
+const CmdRestrict = "restrict"
+
+// codeRestricted is BIRD's reply to "restrict" ("0016 Access restricted").
+const codeRestricted = 16
+
+// Restrict asks BIRD to restrict this session (see CmdRestrict): defence in depth, so that even an agent
+// that misbehaves cannot reconfigure or disable anything through the socket. It reports whether the daemon
+// restricted the session; a daemon that does not know the command (an error reply) leaves it unrestricted
+// and the connection usable. Any other error makes the connection unusable, as for Run.
+func (c *Conn) Restrict(ctx context.Context) (bool, error) {
+	if c.broken != nil {
+		return false, fmt.Errorf("bird %q on %s: connection unusable: %w", CmdRestrict, c.path, c.broken)
+	}
+	restricted := false
+	err := c.withContext(ctx, func() error {
+		if _, err := c.nc.Write([]byte(CmdRestrict + "\n")); err != nil {
+			return fmt.Errorf("bird %q: send: %w", CmdRestrict, err)
+		}
+		return c.lr.readReply(CmdRestrict, func(code int, _ []byte, _ int) {
+			restricted = restricted || code == codeRestricted
+		})
+	})
+	var re *ReplyError
+	switch {
+	case err == nil:
+		return restricted, nil
+	case errors.As(err, &re):
+		return false, nil
+	default:
+		c.broken = err
+		_ = c.nc.Close()
+		return false, fmt.Errorf("%w (socket %s)", err, c.path)
+	}
+}
+
 // parseGreeting reads "BIRD 1.6.8 ready." (code 0001) into the version and its major number. The
 // greeting is accepted whatever the version says (ok is false only for something that is not a BIRD
 // greeting at all); major is 0 when the version cannot be read, and the caller decides the dialect.

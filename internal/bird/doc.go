@@ -23,6 +23,12 @@
 //     Per family, fallback sockets are tried in order at each collection (calico-node's
 //     /var/run/calico then /var/run/bird). A daemon whose version cannot be read is read in a dialect
 //     decided from its reply shape or the socket layout, said in DaemonSnapshot.DialectNote.
+//   - select.go: with Collector.MaxRoutes, routes are streamed into a RouteSelection (per family, the
+//     routes a status capped at MaxRoutes can list, plus totals) instead of being held: memory does not
+//     grow with the table, so a full Internet table fits a small container.
+//   - sanitize.go: every string handed out (snapshot, warnings, errors) is valid UTF-8 without control
+//     characters (escaped), cleaned once here for the status, metric labels, Events and logs.
+//   - recover.go: a parser that panics fails its section with a *PanicError; Collect never panics.
 //
 // Tests: captured replies of real BIRD 1.6.8, 2.0.12 and Calico's fork (testdata/captures from the lab,
 // testdata/minilab), compared with birdc's view of the same moment; fuzz targets seeded from them; fault

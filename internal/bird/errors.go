@@ -1,8 +1,13 @@
 package bird
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
 )
 
 // ReplyError is an error reply from BIRD: a line whose code is 8xxx (run-time error, for example
@@ -44,3 +49,31 @@ var (
 	// ErrProtocol is returned for a line that is not BIRD's reply framing.
 	ErrProtocol = errors.New("malformed reply line")
 )
+
+// Unreachabler lets an error say itself whether it means the daemon could not be reached; Unreachable
+// asks it before looking at what the error wraps.
+type Unreachabler interface {
+	Unreachable() bool
+}
+
+// Unreachable reports whether err means the daemon could not be reached (socket absent, refused, closed
+// mid-reply, no answer within the deadline) rather than that it answered something unusable (an error
+// reply, a reply too large or malformed).
+func Unreachable(err error) bool {
+	var u Unreachabler
+	if errors.As(err, &u) {
+		return u.Unreachable()
+	}
+	for _, target := range []error{
+		ErrTruncated, // the daemon closed the socket mid-reply: it died or restarted
+		io.EOF, io.ErrUnexpectedEOF, os.ErrNotExist, os.ErrPermission, os.ErrDeadlineExceeded,
+		context.DeadlineExceeded, net.ErrClosed,
+		syscall.ENOENT, syscall.ECONNREFUSED, syscall.ECONNRESET, syscall.EPIPE, syscall.EACCES,
+	} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr)
+}

@@ -85,9 +85,9 @@ func (lr *lineReader) readReply(cmd string, fn LineFunc) error {
 		}
 		if code >= 8000 {
 			if replyErr == nil {
-				replyErr = &ReplyError{Command: cmd, Code: code, Text: string(text)}
+				replyErr = &ReplyError{Command: cmd, Code: code, Text: cleanBytes(text)}
 			} else if len(replyErr.Text) < 1024 {
-				replyErr.Text += " " + string(text)
+				replyErr.Text += " " + cleanBytes(text)
 			}
 		} else if replyErr == nil {
 			fn(code, text, lineNo)

@@ -74,8 +74,10 @@ func statusSeeds() []string {
 
 func FuzzParseStatus(f *testing.F) {
 	addSeeds(f, statusSeeds()...)
+	addSeeds(f, hostileStatus)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st, ws, err := ParseStatus(bytes.NewReader(in), fuzzCap/2)
+		checkClean(t, "status", []any{st, ws, err})
 		if err == nil {
 			// Any version is accepted as printed; Major is what can be read of it (0: nothing).
 			if st == nil {
@@ -115,10 +117,11 @@ func FuzzParseGreeting(f *testing.F) {
 }
 
 func FuzzParseProtocols(f *testing.F) {
-	addSeeds(f)
+	addSeeds(f, hostileProtocols)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, major := range []int{1, 2} {
 			ps, ws, err := ParseProtocols(bytes.NewReader(in), major, IPv4, fuzzCap/2)
+			checkClean(t, "protocols", []any{ps, ws, err})
 			if len(ws) > 100 {
 				t.Fatalf("%d warnings", len(ws))
 			}
@@ -138,15 +141,44 @@ func FuzzParseProtocols(f *testing.F) {
 }
 
 func FuzzParseRoutes(f *testing.F) {
-	addSeeds(f)
+	addSeeds(f, hostileRoutes)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, major := range []int{1, 2} {
 			rs, ws, err := ParseRoutes(bytes.NewReader(in), major, fuzzCap/2)
+			checkClean(t, "routes", []any{rs, ws, err})
 			if len(ws) > 100 {
 				t.Fatalf("%d warnings", len(ws))
 			}
+			// The streaming parser the Collector uses sees the same routes and keeps a bounded part.
+			sel := NewRouteSelection(2, major >= 2)
+			sws, serr := SelectRoutes(bytes.NewReader(in), major, fuzzCap/2, sel)
+			if (serr == nil) != (err == nil) || len(sws) != len(ws) {
+				t.Fatalf("selecting parse: %v, %d warnings; full parse: %v, %d warnings", serr, len(sws), err, len(ws))
+			}
 			if err != nil {
 				continue
+			}
+			var want, got RouteTotals
+			for i := range rs {
+				want.Routes++
+				if rs[i].InFIB() {
+					want.FIB++
+				}
+			}
+			for _, fam := range []Family{IPv4, IPv6} {
+				kept, tot := sel.Family(fam)
+				checkClean(t, "selected routes", kept)
+				if len(kept) > 2*(2+maxTies) || len(kept) > tot.Routes {
+					t.Fatalf("%d routes kept of %d", len(kept), tot.Routes)
+				}
+				got.Routes += tot.Routes
+				got.FIB += tot.FIB
+				if major < 2 {
+					break // one family, one bucket
+				}
+			}
+			if got != want {
+				t.Fatalf("selection counted %+v, the full parse %+v", got, want)
 			}
 			for _, r := range rs {
 				if !r.Prefix.IsValid() || r.Protocol == "" {

@@ -254,6 +254,12 @@ func TestLab(t *testing.T) {
 					}
 					s := agreeWithBirdc(t, c, f.Bird, birdc)
 					checkLabNode(t, l, n, s)
+					// Defence in depth on every build: BIRD itself refuses changes on the agent's sessions.
+					for _, sock := range []string{n.Socket4, n.Socket6} {
+						if sock != "" {
+							checkRestricted(t, sock)
+						}
+					}
 					if i == 0 {
 						node1[f.Name] = s
 					}

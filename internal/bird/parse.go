@@ -12,16 +12,21 @@ const (
 	CmdRoutes    = "show route"
 )
 
-// ParseStatus reads one framed `show status` reply (without the greeting) from r. maxReply caps its size
-// (DefaultMaxReplyBytes when 0).
+// The Parse functions read one framed reply (without the greeting) from r, its size capped at maxReply
+// bytes (DefaultMaxReplyBytes when 0). What they return is clean text (sanitize.go), as in a Snapshot.
+
+// ParseStatus reads a `show status` reply.
 func ParseStatus(r io.Reader, maxReply int64) (*Status, []Warning, error) {
 	p := &statusParser{cmd: CmdStatus}
-	if err := newLineReader(r, maxReply).readReply(CmdStatus, p.line); err != nil {
-		return nil, p.warnings, err
+	err := newLineReader(r, maxReply).readReply(CmdStatus, p.line)
+	if err == nil {
+		err = p.check()
 	}
-	if err := p.check(); err != nil {
-		return nil, p.warnings, err
+	sanitizeWarnings(p.warnings)
+	if err != nil {
+		return nil, p.warnings, cleanErr(err)
 	}
+	sanitizeStatus(&p.st)
 	return &p.st, p.warnings, nil
 }
 
@@ -34,21 +39,43 @@ func (p *statusParser) check() error {
 	return nil
 }
 
-// ParseProtocols reads one framed `show protocols [all]` reply of a BIRD of the given major version.
-// family is the daemon's family for BIRD 1.6 (it fills BGPSession.Channels); 0 leaves it unset.
+// ParseProtocols reads a `show protocols [all]` reply of a BIRD of the given major version. family is
+// the daemon's family for BIRD 1.6 (it fills BGPSession.Channels); 0 leaves it unset.
 func ParseProtocols(r io.Reader, major int, family Family, maxReply int64) ([]Protocol, []Warning, error) {
 	p := newProtocolsParser(CmdProtocols, major, family)
-	if err := newLineReader(r, maxReply).readReply(CmdProtocols, p.line); err != nil {
-		return nil, p.warnings, err
+	err := newLineReader(r, maxReply).readReply(CmdProtocols, p.line)
+	sanitizeWarnings(p.warnings)
+	if err != nil {
+		return nil, p.warnings, cleanErr(err)
 	}
-	return p.result(), p.warnings, nil
+	ps := p.result()
+	for i := range ps {
+		sanitizeProtocol(&ps[i])
+	}
+	return ps, p.warnings, nil
 }
 
-// ParseRoutes reads one framed `show route [all]` reply of a BIRD of the given major version.
+// ParseRoutes reads a `show route [all]` reply of a BIRD of the given major version, keeping every route.
 func ParseRoutes(r io.Reader, major int, maxReply int64) ([]Route, []Warning, error) {
 	p := newRoutesParser(CmdRoutes, major, 0)
-	if err := newLineReader(r, maxReply).readReply(CmdRoutes, p.line); err != nil {
-		return nil, p.warnings, err
+	err := newLineReader(r, maxReply).readReply(CmdRoutes, p.line)
+	sanitizeWarnings(p.warnings)
+	if err != nil {
+		return nil, p.warnings, cleanErr(err)
 	}
-	return p.result(), p.warnings, nil
+	rs := p.result()
+	for i := range rs {
+		sanitizeRoute(&rs[i])
+	}
+	return rs, p.warnings, nil
+}
+
+// SelectRoutes reads a `show route [all]` reply into sel (see RouteSelection) instead of keeping every
+// route: what the Collector does when it selects.
+func SelectRoutes(r io.Reader, major int, maxReply int64, sel *RouteSelection) ([]Warning, error) {
+	p := newSelectingParser(CmdRoutes, major, sel)
+	err := newLineReader(r, maxReply).readReply(CmdRoutes, p.line)
+	p.result()
+	sanitizeWarnings(p.warnings)
+	return p.warnings, cleanErr(err)
 }

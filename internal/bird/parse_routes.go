@@ -28,9 +28,17 @@ import (
 //	 	dev dummy0
 //
 // `show route all` adds 1008 (Type) and 1012 (attributes) lines after each route; they are skipped.
+//
+// With a RouteSelection (sel), the parser keeps no route itself: each one is built in pending and, once
+// its next-hop lines are read (when the next route starts, or at the end), offered to the selection,
+// which copies what it keeps. Memory then stays the same whatever the size of the table.
 type routesParser struct {
 	cmd   string
 	major int
+	sel   *RouteSelection
+	// pending is the route being read when selecting; hasPending says it holds one not yet offered.
+	pending    Route
+	hasPending bool
 	// routes is allocated once with the caller's size hint; routes past its capacity go to fixed-size
 	// chunks, joined once at the end. Growing one slice by append would allocate about 5× the final size
 	// (Go grows large slices by 1.25×) and copy it over and over.
@@ -61,12 +69,31 @@ func newRoutesParser(cmd string, major int, sizeHint int) *routesParser {
 	return &routesParser{cmd: cmd, major: major, strs: interner{}, routes: make([]Route, 0, sizeHint)}
 }
 
+// newSelectingParser streams the routes into sel instead of keeping them.
+func newSelectingParser(cmd string, major int, sel *RouteSelection) *routesParser {
+	return &routesParser{cmd: cmd, major: major, strs: interner{}, sel: sel}
+}
+
+// flush offers the pending route to the selection.
+func (p *routesParser) flush() {
+	if p.hasPending {
+		p.hasPending = false
+		p.sel.Offer(&p.pending)
+	}
+}
+
 const routeChunk = 16384
 
 // newRoute returns a zeroed slot for the next route. Filling it in place saves copying a Route (and its
 // pointer write barriers) per line.
 func (p *routesParser) newRoute() *Route {
 	p.count++
+	if p.sel != nil {
+		p.flush()
+		p.pending, p.hasPending = Route{}, true
+		p.nh, p.nhStart = p.nh[:0], 0 // the selection copied the last route's next hops
+		return &p.pending
+	}
 	if len(p.routes) < cap(p.routes) {
 		p.routes = p.routes[:len(p.routes)+1]
 		return &p.routes[len(p.routes)-1]
@@ -81,9 +108,13 @@ func (p *routesParser) newRoute() *Route {
 	return &c[len(c)-1]
 }
 
-// result returns the routes in reply order.
+// result returns the routes in reply order (nil when selecting: the selection holds them).
 func (p *routesParser) result() []Route {
 	p.cur = nil
+	if p.sel != nil {
+		p.flush()
+		return nil
+	}
 	if len(p.chunks) == 0 {
 		return p.routes
 	}
@@ -285,8 +316,14 @@ func (p *routesParser) nextHopLine(text []byte, lineNo int) {
 // addNextHop appends nh to the current route's next hops, cut from the slab. A route's next hops are
 // printed together, so they stay contiguous in it.
 func (p *routesParser) addNextHop(nh NextHop) {
+	if len(p.cur.NextHops) >= MaxNextHops {
+		return // more than a status can show; see MaxNextHops
+	}
 	if len(p.nh) == cap(p.nh) {
 		size := 4096
+		if p.sel != nil {
+			size = MaxNextHops // one route's next hops at a time
+		}
 		if n := len(p.nh) - p.nhStart; n*2 > size {
 			size = n * 2
 		}

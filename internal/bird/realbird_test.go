@@ -1,240 +1,32 @@
 package bird
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testbird"
 )
 
-// realBird is a real BIRD this test started itself: BIRD 1.6 (bird + bird6) or BIRD 2 (one bird) in a
-// network namespace of its own (only loopback and a veth pair inside it, nothing outside is touched),
-// with a minimal Calico-like configuration: kernel (export none), device, direct, static blackhole /
-// unreachable / prohibit / multipath routes, n extra static routes, and BGP sessions towards 127.0.0.2 and
-// ::2 that never connect.
+// realBird is a real BIRD this test started itself (see package testbird): BIRD 1.6 (bird + bird6) or
+// BIRD 2 (one bird) in a network namespace of its own, with extraRoutes more static routes.
 type realBird struct {
-	tb            testing.TB
-	major         int
-	netns, dir    string
-	sock4, sock6  string
-	birdc, birdc6 string
-	daemons       []daemonSpec
-
-	mu    sync.Mutex
-	procs []*exec.Cmd
-}
-
-type daemonSpec struct{ bin, conf, sock string }
-
-func bird2Bin(tb testing.TB) (bird, birdc string) {
-	cache := os.Getenv("CNS_CACHE_DIR")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache", "calico-node-status")
-	}
-	if b := os.Getenv("BIRD2_BIRD"); b != "" {
-		return b, filepath.Join(filepath.Dir(b), "birdc")
-	}
-	m, _ := filepath.Glob(filepath.Join(cache, "bird2-*", "usr", "sbin", "bird"))
-	testprereq.Require(tb, len(m) > 0, "BIRD 2 unpacked under "+cache+"/bird2-*/", "run hack/prereqs.sh as root (make prereqs)")
-	return m[len(m)-1], filepath.Join(filepath.Dir(m[len(m)-1]), "birdc")
+	d            *testbird.Daemons
+	major        int
+	sock4, sock6 string
 }
 
 func startRealBird(tb testing.TB, major, extraRoutes int) *realBird {
 	tb.Helper()
-	testprereq.Root(tb)
-	how := "run hack/prereqs.sh as root (make prereqs)"
-	testprereq.Binary(tb, "ip", how)
-	b := &realBird{tb: tb, major: major, dir: tb.TempDir()}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	b.netns = "cnsbt-" + hex.EncodeToString(rnd[:])
-	b.sock4 = filepath.Join(b.dir, "bird.ctl")
-	if major == 1 {
-		b.sock6 = filepath.Join(b.dir, "bird6.ctl")
-		b.birdc = testprereq.Binary(tb, "/usr/sbin/birdc", how)
-		b.birdc6 = testprereq.Binary(tb, "/usr/sbin/birdc6", how)
-		b.daemons = []daemonSpec{
-			{testprereq.Binary(tb, "/usr/sbin/bird", how), b.writeConf("bird.conf", bird1Conf(4, extraRoutes)), b.sock4},
-			{testprereq.Binary(tb, "/usr/sbin/bird6", how), b.writeConf("bird6.conf", bird1Conf(6, extraRoutes)), b.sock6},
-		}
-	} else {
-		bin, birdc := bird2Bin(tb)
-		b.sock6, b.birdc, b.birdc6 = b.sock4, birdc, birdc
-		b.daemons = []daemonSpec{{bin, b.writeConf("bird.conf", bird2Conf(extraRoutes)), b.sock4}}
-	}
-	for _, args := range [][]string{
-		{"netns", "add", b.netns},
-		{"-n", b.netns, "link", "set", "lo", "up"},
-		{"-n", b.netns, "link", "add", "v0", "type", "veth", "peer", "name", "v1"},
-		{"-n", b.netns, "link", "set", "v0", "up"},
-		{"-n", b.netns, "link", "set", "v1", "up"},
-		{"-n", b.netns, "addr", "add", "10.250.0.1/24", "dev", "v0"},
-		{"-n", b.netns, "addr", "add", "fd00:250::1/64", "dev", "v0", "nodad"},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			b.cleanup()
-			tb.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	tb.Cleanup(b.cleanup)
-	b.start()
-	return b
+	d := testbird.Start(tb, major, extraRoutes)
+	return &realBird{d: d, major: major, sock4: d.Sock4, sock6: d.Sock6}
 }
 
-func (b *realBird) writeConf(name, conf string) string {
-	p := filepath.Join(b.dir, name)
-	if err := os.WriteFile(p, []byte(conf), 0o644); err != nil {
-		b.tb.Fatal(err)
-	}
-	return p
-}
-
-func staticRoutes(fam, n int) string {
-	var s strings.Builder
-	for i := 0; i < n; i++ {
-		if fam == 4 {
-			fmt.Fprintf(&s, "  route 10.%d.%d.%d/32 blackhole;\n", 128+i>>16, (i>>8)&255, i&255)
-		} else {
-			fmt.Fprintf(&s, "  route fd00:128:%x:%x::/64 blackhole;\n", i>>16, i&0xffff)
-		}
-	}
-	return s.String()
-}
-
-func bird1Conf(fam, extra int) string {
-	if fam == 4 {
-		return `router id 10.250.0.1;
-protocol kernel { learn; scan time 10; import all; export none; }
-protocol device { scan time 10; }
-protocol direct { interface "v0"; }
-protocol static {
-  route 10.200.0.0/16 blackhole;
-  route 10.201.0.0/16 unreachable;
-  route 10.202.0.0/16 prohibit;
-  route 10.203.0.0/16 multipath via 10.250.0.2 weight 1 via 10.250.0.3 weight 2;
-  route 10.204.0.0/16 via 10.250.0.2;
-` + staticRoutes(4, extra) + `}
-protocol bgp Node_127_0_0_2 { local as 64512; neighbor 127.0.0.2 as 64513; multihop; import all; export none; }
-`
-	}
-	return `router id 10.250.0.1;
-protocol kernel { learn; scan time 10; import all; export none; }
-protocol device { scan time 10; }
-protocol direct { interface "v0"; }
-protocol static {
-  route fd00:200::/64 blackhole;
-  route fd00:201::/64 unreachable;
-  route fd00:203::/64 multipath via fd00:250::2 via fd00:250::3;
-` + staticRoutes(6, extra/4) + `}
-protocol bgp Node___2 { local as 64512; neighbor ::2 as 64513; multihop; import all; export none; }
-`
-}
-
-func bird2Conf(extra int) string {
-	return `router id 10.250.0.1;
-protocol kernel kernel1 { learn; scan time 10; ipv4 { import all; export none; }; }
-protocol kernel kernel2 { learn; scan time 10; ipv6 { import all; export none; }; }
-protocol device { scan time 10; }
-protocol direct { ipv4; ipv6; interface "v0"; }
-protocol static static1 { ipv4;
-  route 10.200.0.0/16 blackhole;
-  route 10.201.0.0/16 unreachable;
-  route 10.202.0.0/16 prohibit;
-  route 10.203.0.0/16 via 10.250.0.2 weight 1 via 10.250.0.3 weight 2;
-  route 10.204.0.0/16 via 10.250.0.2;
-` + staticRoutes(4, extra) + `}
-protocol static static2 { ipv6;
-  route fd00:200::/64 blackhole;
-  route fd00:201::/64 unreachable;
-  route fd00:203::/64 via fd00:250::2 via fd00:250::3;
-` + staticRoutes(6, extra/4) + `}
-protocol bgp Node_127_0_0_2 { local as 64512; neighbor 127.0.0.2 as 64513; multihop; ipv4 { import all; export none; }; }
-protocol bgp Node___2 { local as 64512; neighbor ::2 as 64513; multihop; ipv6 { import all; export none; }; }
-`
-}
-
-// start runs the daemons in the foreground (so this test owns the processes) and waits until every
-// socket greets.
-func (b *realBird) start() {
-	b.tb.Helper()
-	b.mu.Lock()
-	for _, d := range b.daemons {
-		_ = os.Remove(d.sock)
-		logf, err := os.Create(d.conf + ".log")
-		if err != nil {
-			b.mu.Unlock()
-			b.tb.Fatal(err)
-		}
-		// `ip netns exec` execs the daemon: the process we hold is BIRD itself.
-		cmd := exec.Command("ip", "netns", "exec", b.netns, d.bin, "-f", "-c", d.conf, "-s", d.sock)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			b.mu.Unlock()
-			b.tb.Fatalf("start %s: %v", d.bin, err)
-		}
-		_ = logf.Close()
-		b.procs = append(b.procs, cmd)
-	}
-	b.mu.Unlock()
-	for _, d := range b.daemons {
-		b.waitGreeting(d)
-	}
-}
-
-func (b *realBird) waitGreeting(d daemonSpec) {
-	b.tb.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		c, err := Dial(ctx, d.sock, 0)
-		cancel()
-		if err == nil {
-			_ = c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(d.conf + ".log")
-			b.tb.Fatalf("%s did not answer on %s: %v\n%s", d.bin, d.sock, err, log)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
-	}
-}
-
-// kill SIGKILLs every daemon and waits for them.
-func (b *realBird) kill() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, p := range b.procs {
-		_ = p.Process.Signal(syscall.SIGKILL)
-		_ = p.Wait()
-	}
-	b.procs = nil
-}
-
-func (b *realBird) cleanup() {
-	b.kill()
-	_ = exec.Command("ip", "netns", "del", b.netns).Run()
-}
+func (b *realBird) start()   { b.d.Start() }
+func (b *realBird) kill()    { b.d.Kill() }
+func (b *realBird) cleanup() { b.d.Cleanup() }
 
 // birdcOut runs the version's birdc (birdc6 for BIRD 1.6's IPv6 daemon) for cmd.
-func (b *realBird) birdcOut(v6 bool, cmd string) ([]byte, error) {
-	client, sock := b.birdc, b.sock4
-	if v6 {
-		client, sock = b.birdc6, b.sock6
-	}
-	return exec.Command(client, append([]string{"-s", sock}, strings.Fields(cmd)...)...).CombinedOutput()
-}
+func (b *realBird) birdcOut(v6 bool, cmd string) ([]byte, error) { return b.d.BirdcOut(v6, cmd) }
 
 func execOutput(name string, args ...string) ([]byte, error) {
 	return exec.Command(name, args...).CombinedOutput()

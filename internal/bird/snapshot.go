@@ -170,6 +170,9 @@ type DaemonSnapshot struct {
 	// DialectNote is set when the daemon's version could not be read: it says in which dialect (BIRD 1.x
 	// or 2.x replies) the daemon was read, and why. Empty when the version decided it.
 	DialectNote string
+	// Restricted: the Collector asked for a restricted session (Collector.Restrict) and the daemon
+	// accepted it.
+	Restricted bool
 
 	Status    *Status
 	StatusErr error
@@ -179,9 +182,13 @@ type DaemonSnapshot struct {
 	Protocols    []Protocol
 	ProtocolsErr error
 
-	// Routes lists the routes of Family.
+	// Routes lists the routes of Family: all of them, or, when the Collector selects (MaxRoutes), those a
+	// capped status can list (see RouteSelection); RouteTotals then counts them all.
 	Routes    []Route
 	RoutesErr error
+	// RouteTotals counts every route of Family read when the Collector selected; zero otherwise (see
+	// TotalRoutes and FIBRoutes, which fall back on Routes).
+	RouteTotals RouteTotals
 
 	// Warnings are the lines skipped in this daemon's replies. With BIRD 2 both families come from the
 	// same replies and carry the same warnings (count them once per daemon, see Socket).
@@ -195,4 +202,24 @@ type DaemonSnapshot struct {
 type Snapshot struct {
 	V4 DaemonSnapshot
 	V6 DaemonSnapshot
+}
+
+// TotalRoutes is the number of routes of the family the daemon holds: RouteTotals.Routes when the
+// collection counted them, else len(Routes).
+func (d *DaemonSnapshot) TotalRoutes() int {
+	return max(d.RouteTotals.Routes, len(d.Routes))
+}
+
+// FIBRoutes is the number of those routes in the forwarding table (Route.InFIB).
+func (d *DaemonSnapshot) FIBRoutes() int {
+	if d.RouteTotals.Routes > 0 {
+		return d.RouteTotals.FIB
+	}
+	n := 0
+	for i := range d.Routes {
+		if d.Routes[i].InFIB() {
+			n++
+		}
+	}
+	return n
 }

@@ -89,7 +89,8 @@ func collapseSpace(b []byte) []byte {
 }
 
 // interner shares one string per distinct text: protocol names, interfaces and times repeat across
-// thousands of routes.
+// thousands of routes. It maps the text as read to its clean form (sanitize.go), so each distinct text
+// is checked once, not once per route.
 type interner map[string]string
 
 // memo is a one-entry cache in front of an interner, for a field that mostly repeats from one line to
@@ -129,12 +130,17 @@ func (in interner) get(b []byte) string {
 	if s, ok := in[string(b)]; ok { // no allocation for the lookup
 		return s
 	}
-	if len(in) >= 1<<16 {
-		// Bounded: a hostile reply of all-distinct names must not grow the table without end.
-		return string(b)
+	s := cleanBytes(b)
+	if len(in) >= 1<<14 || len(b) > 64 {
+		// Bounded (about 2 MiB at most): a hostile reply of all-distinct or long names must not grow the
+		// table without end. BIRD's names are at most 64 bytes (SYM_MAX_LEN), interfaces 15, times 19.
+		return s
 	}
-	s := string(b)
-	in[s] = s
+	key := s
+	if s != string(b) { // no allocation for the comparison
+		key = string(b)
+	}
+	in[key] = s
 	return s
 }
 
@@ -157,7 +163,7 @@ func parseAddr(b []byte) (netip.Addr, error) {
 	if err != nil {
 		return netip.Addr{}, &parseError{what: "address", text: string(b)}
 	}
-	return a, nil
+	return cleanAddr(a), nil
 }
 
 // parsePrefix parses "10.0.0.0/8" or "fd00::/64".

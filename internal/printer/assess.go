@@ -14,7 +14,8 @@ import (
 const (
 	// HeartbeatFloor is the longest the agent leaves lastUpdated unchanged while refresh is enabled, when
 	// that is longer than the period (the contract: at least every max(updatePeriodSeconds, 5 minutes)).
-	HeartbeatFloor = 5 * time.Minute
+	// An agent run with a longer --heartbeat is not known here: its statuses look stale between writes.
+	HeartbeatFloor = v3.DefaultHeartbeat
 	// StaleSlack absorbs API latency, the agent's jitter and small clock differences before a status is
 	// called stale.
 	StaleSlack = 30 * time.Second

@@ -48,9 +48,10 @@ func Objects(w io.Writer, objs []v3.CalicoNodeStatus, single bool, f Format) err
 	switch f {
 	case FormatJSON:
 		if data, err = json.MarshalIndent(v, "", "    "); err == nil {
-			data = append(data, '\n')
+			data = append(escapeJSON(data), '\n')
 		}
 	case FormatYAML:
+		escapeForYAML(v)
 		data, err = yaml.Marshal(v)
 	default:
 		return fmt.Errorf("output format %q: want yaml or json", f)

@@ -9,6 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 )
 
@@ -19,7 +22,7 @@ func Text(w io.Writer, objs []v3.CalicoNodeStatus, now time.Time) error {
 		if i > 0 {
 			buf.WriteString("\n")
 		}
-		writeObject(&buf, &objs[i], now)
+		writeObject(&buf, escaped(&objs[i]), now)
 	}
 	// Tables end rows in padding when the last cells are empty; nobody wants trailing blanks.
 	lines := strings.Split(buf.String(), "\n")
@@ -84,6 +87,9 @@ func writeObject(b *bytes.Buffer, obj *v3.CalicoNodeStatus, now time.Time) {
 		more(b, "ready: the agent reported no Ready condition")
 	case a.ReadyReason != "" || a.ReadyMessage != "":
 		more(b, "ready: "+joinNonEmpty(": ", a.ReadyReason, a.ReadyMessage))
+	}
+	if c := meta.FindStatusCondition(st.Conditions, v3.ConditionCountsOnly); c != nil && c.Status == metav1.ConditionTrue {
+		more(b, "counts only: "+c.Message)
 	}
 
 	requested := map[v3.NodeStatusClassType]bool{}

@@ -15,7 +15,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
 // CalicoVersion is the Calico release whose own manifests the API tier's "beside Calico" cases install.
@@ -63,7 +63,7 @@ func CalicoFixture(t testing.TB, rel string) string {
 	t.Helper()
 	p := filepath.Join(CalicoFixturesDir(), rel)
 	_, err := os.Stat(p)
-	testprereq.Require(t, err == nil, "Calico "+CalicoVersion+"'s manifests ("+p+")", CalicoFixturesHint)
+	prereq.Require(t, err == nil, "Calico "+CalicoVersion+"'s manifests ("+p+")", CalicoFixturesHint)
 	return p
 }
 
@@ -159,7 +159,7 @@ func StartForTest(t testing.TB, opts Options) *Env {
 	if err != nil {
 		msg = err.Error()
 	}
-	testprereq.Require(t, err == nil, "a real control plane: "+msg, "make controlplane builds kube-apiserver, etcd and kubectl")
+	prereq.Require(t, err == nil, "a real control plane: "+msg, "make controlplane builds kube-apiserver, etcd and kubectl")
 	t.Cleanup(func() {
 		if err := e.Stop(); err != nil {
 			t.Errorf("stop the test's control plane: %v", err)

@@ -5,7 +5,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
 var (
@@ -41,6 +41,6 @@ func Shared(t testing.TB) *Env {
 	if sharedErr != nil {
 		msg = sharedErr.Error()
 	}
-	testprereq.Require(t, shared != nil, "a real control plane: "+msg, "make controlplane builds kube-apiserver, etcd and kubectl")
+	prereq.Require(t, shared != nil, "a real control plane: "+msg, "make controlplane builds kube-apiserver, etcd and kubectl")
 	return shared
 }

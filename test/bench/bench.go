@@ -42,6 +42,13 @@ type config struct {
 	Keep bool
 	// Progress receives one line per step; nil for silence.
 	Progress io.Writer
+
+	// Retry selects the retry bench (runRetry): Agents agent processes against node1 with DeadPeers peers per
+	// family nobody answers, then with every session that is not Established removed; each phase measured
+	// for Window, after the control plane's idle CPU measured for Idle.
+	Retry             bool
+	Agents, DeadPeers int
+	Window, Idle      time.Duration
 }
 
 const (
@@ -171,51 +178,14 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 		}
 	}
 
-	// The lab and the control plane take tens of seconds each: start them side by side.
-	cfg.progress("starting a real control plane and a BIRD %d lab %q with %d nodes", cfg.Bird, cfg.LabName, cfg.Nodes)
-	type labResult struct {
-		l   *lab.Lab
-		err error
-	}
-	labc := make(chan labResult, 1)
-	go func() {
-		if cfg.ReuseLab {
-			l, err := lab.Load(cfg.LabName)
-			labc <- labResult{l, err}
-			return
+	l, env, teardown, err := startLabAndControlPlane(ctx, cfg, work)
+	defer func() {
+		if terr := teardown(cleanupCtx); terr != nil && err == nil {
+			err = terr
 		}
-		l, err := lab.Up(ctx, lab.Options{Name: cfg.LabName, Nodes: cfg.Nodes, Bird: cfg.Bird})
-		labc <- labResult{l, err}
 	}()
-	var env *testenv.Env
-	cpDir := filepath.Join(work, "controlplane")
-	envErr := os.Mkdir(cpDir, 0o700)
-	if envErr == nil {
-		env, envErr = testenv.Start(testenv.Options{WorkDir: cpDir})
-	}
-	lr := <-labc
-	if !cfg.ReuseLab {
-		defer func() {
-			cfg.progress("tearing down lab %q", cfg.LabName)
-			if derr := lab.Down(cleanupCtx, cfg.LabName); derr != nil && err == nil {
-				err = derr
-			}
-		}()
-	}
-	if env != nil {
-		defer func() {
-			cfg.progress("stopping the control plane")
-			if serr := env.Stop(); serr != nil && err == nil {
-				err = fmt.Errorf("stop control plane: %w", serr)
-			}
-		}()
-	}
-	if err := errors.Join(envErr, lr.err); err != nil {
+	if err != nil {
 		return nil, err
-	}
-	l := lr.l
-	if len(l.Nodes) < 1 {
-		return nil, fmt.Errorf("lab %s has no nodes", l.Name)
 	}
 	node := l.Nodes[0]
 
@@ -331,9 +301,57 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	return rep, nil
 }
 
+// startLabAndControlPlane starts the BIRD lab (or loads it with ReuseLab) and a real control plane in
+// work/controlplane, side by side: they take tens of seconds each. teardown stops what was started (the lab
+// only when it was not reused) and is to be called even when err is not nil.
+func startLabAndControlPlane(ctx context.Context, cfg config, work string) (l *lab.Lab, env *testenv.Env, teardown func(context.Context) error, err error) {
+	cfg.progress("starting a real control plane and a BIRD %d lab %q with %d nodes", cfg.Bird, cfg.LabName, cfg.Nodes)
+	type labResult struct {
+		l   *lab.Lab
+		err error
+	}
+	labc := make(chan labResult, 1)
+	go func() {
+		if cfg.ReuseLab {
+			l, err := lab.Load(cfg.LabName)
+			labc <- labResult{l, err}
+			return
+		}
+		l, err := lab.Up(ctx, lab.Options{Name: cfg.LabName, Nodes: cfg.Nodes, Bird: cfg.Bird})
+		labc <- labResult{l, err}
+	}()
+	cpDir := filepath.Join(work, "controlplane")
+	envErr := os.Mkdir(cpDir, 0o700)
+	if envErr == nil {
+		env, envErr = testenv.Start(testenv.Options{WorkDir: cpDir})
+	}
+	lr := <-labc
+	teardown = func(ctx context.Context) error {
+		var errs []error
+		if env != nil {
+			cfg.progress("stopping the control plane")
+			if serr := env.Stop(); serr != nil {
+				errs = append(errs, fmt.Errorf("stop control plane: %w", serr))
+			}
+		}
+		if !cfg.ReuseLab {
+			cfg.progress("tearing down lab %q", cfg.LabName)
+			errs = append(errs, lab.Down(ctx, cfg.LabName))
+		}
+		return errors.Join(errs...)
+	}
+	if err := errors.Join(envErr, lr.err); err != nil {
+		return nil, nil, teardown, err
+	}
+	if len(lr.l.Nodes) < 1 {
+		return nil, nil, teardown, fmt.Errorf("lab %s has no nodes", lr.l.Name)
+	}
+	return lr.l, env, teardown, nil
+}
+
 func (c *config) validate() error {
 	switch {
-	case c.Periods < 1:
+	case !c.Retry && c.Periods < 1:
 		return fmt.Errorf("--periods %d: want at least 1", c.Periods)
 	case c.Period < time.Second || c.Period%time.Second != 0:
 		return fmt.Errorf("--period %s: want whole seconds, at least 1s (it is spec.updatePeriodSeconds)", c.Period)
@@ -341,8 +359,16 @@ func (c *config) validate() error {
 		return fmt.Errorf("--nodes %d: want at least 2", c.Nodes)
 	case c.Bird != 1 && c.Bird != 2:
 		return fmt.Errorf("--bird %d: want 1 or 2", c.Bird)
-	case c.OriginalWrites != "always" && c.OriginalWrites != "deepequal":
+	case !c.Retry && c.OriginalWrites != "always" && c.OriginalWrites != "deepequal":
 		return fmt.Errorf("--original-writes %q: want always or deepequal", c.OriginalWrites)
+	case c.Retry && c.Agents < 1:
+		return fmt.Errorf("--agents %d: want at least 1", c.Agents)
+	case c.Retry && (c.DeadPeers < 1 || c.DeadPeers > maxDeadPeers):
+		return fmt.Errorf("--dead-peers %d: want 1 to %d", c.DeadPeers, maxDeadPeers)
+	case c.Retry && c.Window < c.Period:
+		return fmt.Errorf("--window %s: want at least one period (%s)", c.Window, c.Period)
+	case c.Retry && c.Idle <= 0:
+		return fmt.Errorf("--idle %s: want more than 0", c.Idle)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
@@ -20,7 +20,7 @@ import (
 func TestQuickBench(t *testing.T) {
 	lab.Prereqs(t)
 	bin, err := testenv.BinDir(mustRoot(t))
-	testprereq.Require(t, err == nil, "control-plane binaries", "make controlplane")
+	prereq.Require(t, err == nil, "control-plane binaries", "make controlplane")
 	t.Setenv("KUBEBUILDER_ASSETS", bin)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -120,5 +120,56 @@ func TestUnexplainedWrites(t *testing.T) {
 				t.Errorf("unexplainedWrites = %d, want %d", got, c.want)
 			}
 		})
+	}
+}
+
+// TestQuickBenchRetry runs the retry bench's quick mode end to end: real control plane, real BIRD 1.6 lab,
+// 3 agent processes against node1 with peers nobody answers, then with all sessions healthy. It checks
+// that BIRD did churn the dead sessions while the agents watched (or the run proves nothing), that the
+// agents wrote no more per object with dead peers than with healthy ones, every write counted by the
+// agents as a change, and that the status still lists every dead peer as down with BIRD's reason.
+func TestQuickBenchRetry(t *testing.T) {
+	lab.Prereqs(t)
+	bin, err := testenv.BinDir(mustRoot(t))
+	prereq.Require(t, err == nil, "control-plane binaries", "make controlplane")
+	t.Setenv("KUBEBUILDER_ASSETS", bin)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	cfg := config{Retry: true, Period: 2 * time.Second, Nodes: 3, Bird: 1, LabName: "cnsbrtest", Agents: 3, DeadPeers: 2,
+		Window: 20 * time.Second, Idle: 10 * time.Second, Progress: &progress}
+	rep, err := runRetry(ctx, cfg)
+	if err != nil {
+		t.Fatalf("retry bench run: %v\nprogress:\n%s", err, progress.String())
+	}
+	var out bytes.Buffer
+	rep.print(&out)
+	t.Logf("report:\n%s", out.String())
+	dead, healthy := rep.phase("dead"), rep.phase("healthy")
+	perWindow := int(cfg.Window / cfg.Period)
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"both phases measured", len(rep.Phases) == 2 && dead.Window >= cfg.Window && healthy.Window >= cfg.Window},
+		{"the dead phase had the added peers and the lab's dead and disabled ones, 2+2+2 per family",
+			len(dead.NotEstablished) == 2*(cfg.DeadPeers+2)},
+		{"the healthy phase had every session Established", len(healthy.NotEstablished) == 0},
+		{"BIRD changed the dead sessions' state, info or since during the window", dead.BirdStateChanges > 0},
+		{"every agent collected every period (one less at most: a collection counts when it ends)",
+			dead.Collections >= float64(cfg.Agents*(perWindow-1)) && healthy.Collections >= float64(cfg.Agents*(perWindow-1)) &&
+				dead.AgentUnchanged+dead.AgentChanged == dead.Collections && healthy.AgentUnchanged+healthy.AgentChanged == healthy.Collections},
+		{"dead peers cost no more writes per object than healthy ones", dead.WritesPerObjectHour <= healthy.WritesPerObjectHour},
+		{"the agents counted every write the watch saw as a change or heartbeat", float64(dead.Writes) == dead.AgentChanged+dead.AgentHeartbeat &&
+			float64(healthy.Writes) == healthy.AgentChanged+healthy.AgentHeartbeat},
+		{"no write errors", dead.AgentErrors == 0 && healthy.AgentErrors == 0},
+		{"the API server counted at least the writes the watch saw", dead.APIServerWrites >= float64(dead.Writes) && healthy.APIServerWrites >= float64(healthy.Writes)},
+		{"every object's status lists every dead peer as down, with reason and since", dead.StatusSaysDown == cfg.Agents},
+		{"every target met", strings.Count(out.String(), "target met") == len(rep.verdicts())},
+	} {
+		if !c.ok {
+			t.Errorf("%s: not so; report:\n%s", c.name, out.String())
+		}
 	}
 }

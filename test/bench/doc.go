@@ -6,5 +6,10 @@
 // writes (resourceVersion changes seen through a watch), BIRD connections and commands, and ratios
 // ours/original; then the project's targets as met or missed. It fails only on errors. It needs root.
 //
+// With --retry (`make bench-retry`, retry.go) it measures instead what peers that are down and retrying cost:
+// N agent processes, each with its own node name and object, reading node1's BIRD first with peers nobody
+// answers added (birdconf.go), then with every session that is not Established removed; it reports status
+// writes per object per hour and kube-apiserver + etcd CPU above idle for both, and their ratio.
+//
 // See docs/benchmarks.md for how to run it and the results.
 package main

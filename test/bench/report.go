@@ -7,13 +7,15 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 )
 
 // Targets of the project (docs/benchmarks.md).
 const (
-	targetCPUPercent = 0.2              // % of one vCPU, whole agent process
-	targetRSSBytes   = 30 * 1024 * 1024 // whole agent process
-	heartbeatEvery   = 5 * time.Minute  // the only write allowed when nothing changed
+	targetCPUPercent = 0.2                 // % of one vCPU, whole agent process
+	targetRSSBytes   = 30 * 1024 * 1024    // whole agent process
+	heartbeatEvery   = v3.DefaultHeartbeat // the only write allowed when nothing changed
 )
 
 // side is one measured process over the window.

@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
 const (
@@ -37,9 +37,9 @@ const (
 // agents), then `make demo-down`, checking the output against the lab the demo built and that nothing
 // is left behind.
 func TestDemo(t *testing.T) {
-	testprereq.Require(t, runtime.GOOS == "linux", "Linux", "network namespaces: run on Linux")
-	testprereq.Root(t)
-	makeBin := testprereq.Binary(t, "make", "apt-get install make")
+	prereq.Require(t, runtime.GOOS == "linux", "Linux", "network namespaces: run on Linux")
+	prereq.Root(t)
+	makeBin := prereq.Binary(t, "make", "apt-get install make")
 	root := repoRoot(t)
 	// Build (or find in the cache) kube-apiserver, etcd and kubectl outside the demo's own time budget.
 	if out, err := exec.Command(filepath.Join(root, "hack", "controlplane", "build.sh")).CombinedOutput(); err != nil {

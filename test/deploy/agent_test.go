@@ -73,7 +73,7 @@ func TestAgent_RunsWithTheDeployedIdentity(t *testing.T) {
 		}
 	})
 
-	poll(t, time.Minute, "the agent's /readyz", func() (bool, error) {
+	testenv.Eventually(t, time.Minute, "the agent's /readyz", func() (bool, error) {
 		stillRunning()
 		resp, err := http.Get("http://" + health + "/readyz")
 		if err != nil {
@@ -83,7 +83,7 @@ func TestAgent_RunsWithTheDeployedIdentity(t *testing.T) {
 		return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
 	})
 	var got v3.CalicoNodeStatus
-	poll(t, time.Minute, "the agent to write the status of "+own.Name, func() (bool, error) {
+	testenv.Eventually(t, time.Minute, "the agent to write the status of "+own.Name, func() (bool, error) {
 		stillRunning()
 		if err := env.Client.Get(ctx, client.ObjectKeyFromObject(own), &got); err != nil {
 			return false, err

@@ -272,24 +272,24 @@ func TestCLI_WatchPrintsEveryChange(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = stop() })
 
-	poll(t, 30*time.Second, "the first view", func() (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "the first view", func() (bool, error) {
 		return strings.Contains(out.String(), "Status:        WAITING"), nil
 	})
 	writeStatusAsAgent(t, env, "cli-watch", func(o *v3.CalicoNodeStatus) { o.Status = contractStatus(t, env, o.Generation, time.Now()) })
-	poll(t, 30*time.Second, "a MODIFIED view showing the status", func() (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "a MODIFIED view showing the status", func() (bool, error) {
 		s := out.String()
 		return strings.Contains(s, "MODIFIED cli-watch") && strings.Contains(s, "Status:        READY") && strings.Contains(s, "10.128.0.241"), nil
 	})
 	writeStatusAsAgent(t, env, "cli-watch", func(o *v3.CalicoNodeStatus) {
 		o.Status.Conditions[0].Status, o.Status.Conditions[0].Reason = metav1.ConditionFalse, v3.ReasonPartialParse
 	})
-	poll(t, 30*time.Second, "a view showing NOT READY", func() (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "a view showing NOT READY", func() (bool, error) {
 		return strings.Contains(out.String(), "Status:        NOT READY"), nil
 	})
 	if err := env.Client.Delete(ctxFor(t, 30*time.Second), &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: "cli-watch"}}); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, 30*time.Second, "the deletion", func() (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "the deletion", func() (bool, error) {
 		return strings.Contains(out.String(), "DELETED cli-watch"), nil
 	})
 	if err := stop(); err != nil {

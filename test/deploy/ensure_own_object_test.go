@@ -44,7 +44,7 @@ func TestEnsureOwnObject_AgentCreatesOnlyItsOwnNodesObject(t *testing.T) {
 	// The API server loads policies asynchronously: until it enforces this one, RBAC alone lets the agent
 	// create node-b's object (deleted again as admin).
 	var denied error
-	poll(t, 30*time.Second, "the node isolation policy to refuse node-a's agent creating node-b's object", func() (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "the node isolation policy to refuse node-a's agent creating node-b's object", func() (bool, error) {
 		denied = agentA.Create(ctx, probe("probe-node-b", "node-b"))
 		if denied == nil {
 			_ = env.Client.Delete(ctx, probe("probe-node-b", "node-b"))

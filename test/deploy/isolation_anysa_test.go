@@ -96,7 +96,7 @@ func TestNodeIsolation_AnyServiceAccountBoundToTheRole(t *testing.T) {
 		ctx := ctxFor(t, 30*time.Second)
 		// RBAC propagates asynchronously to the authorizer's cache: wait until the own write passes.
 		var err error
-		poll(t, 30*time.Second, "the second service account's write of its own node's status", func() (bool, error) {
+		testenv.Eventually(t, 30*time.Second, "the second service account's write of its own node's status", func() (bool, error) {
 			err = patchStatus(ctx, c, "anysa-own", time.Now())
 			return err == nil, err
 		})

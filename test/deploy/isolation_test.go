@@ -75,7 +75,7 @@ func waitForPolicy(t *testing.T, env *testenv.Env) {
 	probe := createCNS(t, env, "policy-probe-"+strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name())), "node-b", 10)
 	agentA := agentOn("node-a").client(t, env)
 	var denied error
-	poll(t, 30*time.Second, "the node isolation policy to refuse node-a's agent on node-b's object", func() (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "the node isolation policy to refuse node-a's agent on node-b's object", func() (bool, error) {
 		denied = patchStatus(ctxFor(t, 10*time.Second), agentA, probe.Name, time.Now())
 		return denied != nil, nil
 	})

@@ -31,24 +31,6 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// poll calls cond until it returns true or the deadline passes; the last error explains a timeout.
-func poll(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	var lastErr error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		lastErr = err
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: last error: %v", d, what, lastErr)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 var (
 	applyOnce   sync.Once
 	applyDryRun string

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
 func envOr(name, def string) string {
@@ -29,11 +30,11 @@ func envOr(name, def string) string {
 // read-only bind mount of the socket's directory, in a private mount namespace, as uid 65532 with and
 // without the supplementary group 0, exactly like the DaemonSet's agent container.
 func TestSocketAccess_NonRootWithGroupZeroConnectsThroughReadOnlyMount(t *testing.T) {
-	testprereq.Root(t)
-	bird := testprereq.Binary(t, envOr("BIRD1_BIRD", "/usr/sbin/bird"), "make prereqs installs Debian's bird (1.6)")
-	birdc := testprereq.Binary(t, envOr("BIRD1_BIRDC", "/usr/sbin/birdc"), "make prereqs installs Debian's bird (1.6)")
-	unshare := testprereq.Binary(t, "unshare", "util-linux")
-	setpriv := testprereq.Binary(t, "setpriv", "util-linux")
+	prereq.Root(t)
+	bird := prereq.Binary(t, envOr("BIRD1_BIRD", "/usr/sbin/bird"), "make prereqs installs Debian's bird (1.6)")
+	birdc := prereq.Binary(t, envOr("BIRD1_BIRDC", "/usr/sbin/birdc"), "make prereqs installs Debian's bird (1.6)")
+	unshare := prereq.Binary(t, "unshare", "util-linux")
+	setpriv := prereq.Binary(t, "setpriv", "util-linux")
 
 	// Not t.TempDir(): its parent is 0700, and uid 65532 must traverse the path as it does /var/run/calico.
 	dir, err := os.MkdirTemp("", "cns-socket-access-")
@@ -64,7 +65,7 @@ func TestSocketAccess_NonRootWithGroupZeroConnectsThroughReadOnlyMount(t *testin
 	}
 	t.Cleanup(func() { _ = daemon.Process.Kill(); _ = daemon.Wait() })
 	var fi os.FileInfo
-	poll(t, 10*time.Second, "BIRD's control socket "+sock, func() (bool, error) {
+	testenv.Eventually(t, 10*time.Second, "BIRD's control socket "+sock, func() (bool, error) {
 		_, err := os.Stat(sock)
 		return err == nil, fmt.Errorf("%w (bird output: %s)", err, daemonOut.String())
 	})

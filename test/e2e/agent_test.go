@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
 // agentProc is one agent process: the real binary with its own kubeconfig, node name, BIRD sockets and
@@ -99,7 +101,7 @@ func (a *agentProc) start(t testing.TB, bin string) {
 		a.mu.Unlock()
 		close(done)
 	}()
-	eventually(t, 60*time.Second, "agent for "+a.node+" ready (/readyz 200)", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "agent for "+a.node+" ready (/readyz 200)", func() (bool, string) {
 		if !a.running() {
 			return false, fmt.Sprintf("agent exited: %v", a.exitErr())
 		}
@@ -342,23 +344,6 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// eventually polls cond every 100 ms until it returns true; at the deadline it fails the test with cond's
-// last explanation.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s: %s", timeout, what, why)
-		}
-		time.Sleep(100 * time.Millisecond) // the poll interval of a deadline-bounded wait
-	}
 }
 
 // holds reports whether cond stays true for d (checked every 100 ms); the explanation of the first

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
@@ -91,7 +92,7 @@ func (l *birdLab) kill(t testing.TB, i int) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			t.Fatalf("kill BIRD %d (%s): %v", pid, d.conf, err)
 		}
-		eventually(t, 10*time.Second, fmt.Sprintf("BIRD %d gone", pid), func() (bool, string) {
+		testenv.Eventually(t, 10*time.Second, fmt.Sprintf("BIRD %d gone", pid), func() (bool, string) {
 			err := syscall.Kill(pid, 0)
 			return err != nil, fmt.Sprint(err)
 		})
@@ -109,7 +110,7 @@ func (l *birdLab) start(t testing.TB, i int) {
 		if err != nil {
 			t.Fatalf("start %s -c %s in %s: %v\n%s", d.bin, d.conf, l.Nodes[i].Netns, err, out)
 		}
-		eventually(t, 10*time.Second, "BIRD answers on "+d.socket, func() (bool, string) {
+		testenv.Eventually(t, 10*time.Second, "BIRD answers on "+d.socket, func() (bool, string) {
 			out, err := exec.Command(d.birdc, "-s", d.socket, "show", "status").CombinedOutput()
 			return err == nil && strings.Contains(string(out), "Daemon is up and running"), string(out)
 		})
@@ -123,7 +124,7 @@ var upRE = regexp.MustCompile(`^(Mesh_|Global_|Node_10_99_0_251_port_1790|Node_f
 // fault a test caused), so the next test starts from the lab's normal state.
 func (l *birdLab) waitHealthy(t testing.TB) {
 	t.Helper()
-	eventually(t, 120*time.Second, "every lab session Established", func() (bool, string) {
+	testenv.Eventually(t, 120*time.Second, "every lab session Established", func() (bool, string) {
 		for i := range l.Nodes {
 			for _, v6 := range []bool{false, true} {
 				if v6 && l.Bird == 2 {

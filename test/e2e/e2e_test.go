@@ -71,6 +71,7 @@ func runSuite(t *testing.T, flavour lab.Flavour) {
 		run  func(t *testing.T)
 	}{
 		{"ExampleYAMLMatchesBIRD", f.testExample},
+		{"RetryingPeersNoWrites", f.testRetryingPeersNoWrites},
 		{"ClassesAndPeriodChange", f.testClassesAndPeriod},
 		{"PeriodZero", f.testPeriodZero},
 		{"Delete", f.testDelete},
@@ -103,7 +104,7 @@ func reconciles(t testing.TB, a *agentProc) float64 {
 }
 
 // matchBIRD checks obj (all classes, node i) against what BIRD says on node i now: the same status as
-// the test's own collection through internal/bird and internal/collect, and, through birdc, the router ID,
+// the test's own collection through internal/bird and internal/status, and, through birdc, the router ID,
 // every peer's IP, type and state, the route counts, and known routes: a ToR route (FIB, BGPPeer, via the
 // ToR) and a mesh route (FIB, NodeMesh, via the next node) per family.
 func (f *fixture) matchBIRD(t testing.TB, i int, obj *v3.CalicoNodeStatus) (bool, string) {
@@ -262,7 +263,7 @@ func (f *fixture) testExample(t *testing.T) {
 		}
 		// The agent's status is what BIRD says at this moment (within a period: a session that never
 		// connects may move between Connect and Active between the agent's collection and ours).
-		eventually(t, 2*onePeriod, name+" matches BIRD", func() (bool, string) {
+		testenv.Eventually(t, 2*onePeriod, name+" matches BIRD", func() (bool, string) {
 			return f.matchBIRD(t, i, f.obj.get(t, name))
 		})
 		if i == 0 {
@@ -313,7 +314,7 @@ func (f *fixture) testClassesAndPeriod(t *testing.T) {
 	})
 	// From now on a collection per period: at least 2 more within 3 periods (+ slack).
 	from := reconciles(t, a)
-	eventually(t, 3*periodD+slack, "a collection every period", func() (bool, string) {
+	testenv.Eventually(t, 3*periodD+slack, "a collection every period", func() (bool, string) {
 		n := reconciles(t, a) - from
 		return n >= 2, fmt.Sprintf("%v collections", n)
 	})
@@ -417,7 +418,7 @@ func (f *fixture) testMoveNode(t *testing.T) {
 	f.obj.waitCollected(t, name, periodD+slack, "collected by node2", func(o *v3.CalicoNodeStatus) (bool, string) {
 		return o.Status.Agent.BIRDV4.RouterID == f.lab.Nodes[1].IP4, brief(o)
 	})
-	eventually(t, 2*onePeriod, "the status matches node2's BIRD", func() (bool, string) {
+	testenv.Eventually(t, 2*onePeriod, "the status matches node2's BIRD", func() (bool, string) {
 		return f.matchBIRD(t, 1, f.obj.get(t, name))
 	})
 	oldBefore, nextBefore := reconciles(t, old), reconciles(t, next)
@@ -461,7 +462,7 @@ func (f *fixture) testQuietThenPeerDown(t *testing.T) {
 	f.disablePeer(t, 0, protoName("Mesh_", peerIP), false)
 
 	var downAt int
-	eventually(t, onePeriod, "a write with the peer down", func() (bool, string) {
+	testenv.Eventually(t, onePeriod, "a write with the peer down", func() (bool, string) {
 		_, objs := ww.writes(t, mark)
 		for j, o := range objs {
 			if p := findPeer(o, peerIP); p != nil && p.State != v3.BGPSessionStateEstablished {
@@ -502,11 +503,11 @@ func (f *fixture) testQuietThenPeerDown(t *testing.T) {
 		}
 	}
 
-	eventually(t, 10*time.Second, "one PeerDown Event", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "one PeerDown Event", func() (bool, string) {
 		evs := f.obj.events(t, obj, "PeerDown")
 		return len(evs) == 1 && strings.Contains(evs[0].Note, peerIP), fmt.Sprintf("%d events: %+v", len(evs), evs)
 	})
-	eventually(t, onePeriod, "metrics: one IPv4 established session less", func() (bool, string) {
+	testenv.Eventually(t, onePeriod, "metrics: one IPv4 established session less", func() (bool, string) {
 		est := a.metric(t, "calico_node_status_bgp_peers", "family", "IPv4", "established", "true")
 		return est == estBefore-1, fmt.Sprintf("established IPv4 %v, before %v", est, estBefore)
 	})
@@ -534,7 +535,7 @@ func onlyDeadFlaps(t testing.TB, ww *writeWatch) (bool, string) {
 // change (routes still being exchanged after a session came back).
 func (f *fixture) settle(t testing.TB, i int) {
 	t.Helper()
-	eventually(t, 30*time.Second, "BIRD on "+f.lab.Nodes[i].Name+" unchanged for a period", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "BIRD on "+f.lab.Nodes[i].Name+" unchanged for a period", func() (bool, string) {
 		first := ours(f.lab, i, allClasses)
 		ref := v3.CalicoNodeStatusStatus{Agent: first.Agent, BGP: first.BGP, Routes: first.Routes}
 		want := sectionsContent(first.Agent, first.BGP, first.Routes)
@@ -581,7 +582,7 @@ func (f *fixture) testAgentRestart(t *testing.T) {
 	obj := f.obj.waitCollected(t, name, periodD+slack, "collected", nil)
 	ww := f.obj.watchWrites(t, obj)
 	a.restart(t)
-	eventually(t, onePeriod, "the restarted agent collected", func() (bool, string) {
+	testenv.Eventually(t, onePeriod, "the restarted agent collected", func() (bool, string) {
 		n := reconciles(t, a)
 		return n >= 1, fmt.Sprintf("%v collections", n)
 	})

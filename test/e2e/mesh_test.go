@@ -84,7 +84,7 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 		agents = append(agents, startAgent(t, dir, agentConfig{node: names[i], kubeconfig: env.Kubeconfig, sock4: n.Socket4, sock6: n.Socket6, extra: extra}))
 	}
 	// Metrics with no object of node1: its sessions are there all the same.
-	eventually(t, 30*time.Second, "node1's session metrics with no object of node1", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "node1's session metrics with no object of node1", func() (bool, string) {
 		m := agents[0].scrape(t)
 		up := m.get("calico_node_status_bgp_session_up", "peer", l.Nodes[1].IP4, "type", "NodeMesh", "family", "IPv4", "node", names[0])
 		mesh4 := m.get("calico_node_status_bgp_mesh_peers", "family", "IPv4")
@@ -101,7 +101,7 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 	}
 	// node3's agent made its own object (period 30 s): a 2 s period for the test.
 	third := &v3.CalicoNodeStatus{}
-	eventually(t, 60*time.Second, "node3's agent to create its own object", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "node3's agent to create its own object", func() (bool, string) {
 		err := c.Get(ctx, client.ObjectKey{Name: v3.ManagedObjectName(names[2])}, third)
 		return err == nil, fmt.Sprint(err)
 	})
@@ -134,7 +134,7 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 		}
 		return strings.Join(s, "; ")
 	}
-	eventually(t, 60*time.Second, "the whole mesh up from both ends (mesh exits 0)", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "the whole mesh up from both ends (mesh exits 0)", func() (bool, string) {
 		m, code, _ := mesh()
 		return code == 0 && m.Healthy && len(m.Pairs) == 6, fmt.Sprintf("exit %d: %s", code, verdicts(m))
 	})
@@ -152,7 +152,7 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 		}
 	})
 	var broken meshJSON
-	eventually(t, 30*time.Second, "mesh to flag node1-node2 (IPv4) from both ends (exit 2)", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "mesh to flag node1-node2 (IPv4) from both ends (exit 2)", func() (bool, string) {
 		m, code, _ := mesh()
 		broken = m
 		return code == cli.ExitMeshBroken && len(m.Pairs) == 6 && strings.Count(verdicts(m), " Up") == 5, fmt.Sprintf("exit %d: %s", code, verdicts(m))
@@ -169,7 +169,7 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 		}
 	}
 	// The metrics say it too: node2's session to node1 is down, with the state it is in.
-	eventually(t, 10*time.Second, "node2's session_up of node1 at 0", func() (bool, string) {
+	testenv.Eventually(t, 10*time.Second, "node2's session_up of node1 at 0", func() (bool, string) {
 		m := agents[1].scrape(t)
 		up := m.get("calico_node_status_bgp_session_up", "peer", l.Nodes[0].IP4, "family", "IPv4")
 		idle := m.get("calico_node_status_bgp_session_state", "peer", l.Nodes[0].IP4, "state", "Idle")
@@ -183,7 +183,7 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 
 	l.birdc(t, 1, false, "enable", proto)
 	enabled = true
-	eventually(t, 60*time.Second, "the mesh up again (exit 0)", func() (bool, string) {
+	testenv.Eventually(t, 60*time.Second, "the mesh up again (exit 0)", func() (bool, string) {
 		m, code, _ := mesh()
 		return code == 0 && m.Healthy, fmt.Sprintf("exit %d: %s", code, verdicts(m))
 	})

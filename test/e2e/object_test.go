@@ -22,7 +22,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -107,7 +107,7 @@ func (o objects) delete(t testing.TB, name string) {
 		t.Errorf("delete %s: %v", name, err)
 		return
 	}
-	eventually(t, 30*time.Second, name+" gone", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, name+" gone", func() (bool, string) {
 		_, err := o.tryGet(name)
 		return apierrors.IsNotFound(err), fmt.Sprint(err)
 	})
@@ -123,7 +123,7 @@ func collectedFor(obj *v3.CalicoNodeStatus) bool {
 func (o objects) waitCollected(t testing.TB, name string, timeout time.Duration, what string, cond func(*v3.CalicoNodeStatus) (bool, string)) *v3.CalicoNodeStatus {
 	t.Helper()
 	var last *v3.CalicoNodeStatus
-	eventually(t, timeout, name+": "+what, func() (bool, string) {
+	testenv.Eventually(t, timeout, name+": "+what, func() (bool, string) {
 		obj, err := o.tryGet(name)
 		if err != nil {
 			return false, err.Error()
@@ -197,8 +197,9 @@ func foldDeadPeers(b *v3.CalicoNodeBGPStatus) {
 		for i := range ps {
 			if deadPeers[ps[i].PeerIP] && (ps[i].State == v3.BGPSessionStateConnect || ps[i].State == v3.BGPSessionStateActive) {
 				// BIRD's last socket error goes with the cycle too ("Socket: No route to host", or
-				// none yet after a restart of the attempt).
-				ps[i].State, ps[i].Info = "Connect|Active", ""
+				// none yet after a restart of the attempt). The agent keeps the state and since it wrote
+				// while BIRD retries (internal/agent keepRetryingPeers), so a fresh read differs there.
+				ps[i].State, ps[i].Info, ps[i].Since = "Connect|Active", "", ""
 			}
 		}
 	}
@@ -333,10 +334,10 @@ func (o objects) events(t testing.TB, obj *v3.CalicoNodeStatus, reason string) [
 }
 
 // ours collects from node i's BIRD the way the agent does, in the test process, and maps it for classes.
-func ours(l *birdLab, i int, classes []v3.NodeStatusClassType) collect.Sections {
+func ours(l *birdLab, i int, classes []v3.NodeStatusClassType) status.Sections {
 	c := &bird.Collector{V4Socket: l.Nodes[i].Socket4, V6Socket: l.Nodes[i].Socket6, Timeout: 10 * time.Second}
 	snap := c.Collect(context.Background(), bird.Need{Status: true, Protocols: true, Routes: true})
-	return collect.Build(snap, classes, collect.Options{})
+	return status.Build(snap, classes, status.Options{})
 }
 
 // sectionsContent is the sections as canonical JSON with the dead peers folded.
@@ -378,7 +379,7 @@ func lineDiff(a, b string) string {
 // alignJitter copies the agent's printed times into ours where they differ by at most a second: BIRD
 // prints one event's time a second apart depending on when it is asked (see internal/agent's
 // keepStableTimes), and the agent keeps the time it wrote first.
-func alignJitter(agent v3.CalicoNodeStatusStatus, ours *collect.Sections) {
+func alignJitter(agent v3.CalicoNodeStatusStatus, ours *status.Sections) {
 	near := func(a, b string) bool {
 		for _, layout := range []string{time.DateTime, time.TimeOnly} {
 			ta, errA := time.Parse(layout, a)

@@ -10,20 +10,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/calico-node-status/calico-node-status/internal/testprereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
 // Prereqs requires what every lab needs: root and the binaries hack/prereqs.sh installs (skip locally,
 // fail under CI=true).
 func Prereqs(t testing.TB) {
 	t.Helper()
-	testprereq.Root(t)
+	prereq.Root(t)
 	how := "run hack/prereqs.sh as root (make prereqs)"
 	for _, b := range []string{"ip", "/usr/sbin/bird", "/usr/sbin/bird6", "/usr/sbin/birdc", "/usr/sbin/birdc6", "gobgpd", "gobgp"} {
-		testprereq.Binary(t, b, how)
+		prereq.Binary(t, b, how)
 	}
 	out, err := bird2Dir()
-	testprereq.Require(t, err == nil, "BIRD 2 unpacked by hack/prereqs.sh ("+out+")", how)
+	prereq.Require(t, err == nil, "BIRD 2 unpacked by hack/prereqs.sh ("+out+")", how)
 }
 
 // Start brings a lab up for the test and tears it down when the test ends. Give each test its own
@@ -121,7 +121,7 @@ func CalicoBird(t testing.TB) (string, bool) {
 	}
 	if err != nil {
 		msg := err.Error() + "; build one as test/lab/README.md says, or unset CNS_CALICO_BIRD / remove the directory"
-		if testprereq.InCI() {
+		if prereq.InCI() {
 			t.Fatal(msg)
 		}
 		t.Log("calico flavour left out: " + msg)

@@ -10,7 +10,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
@@ -18,7 +18,7 @@ import (
 // change, against node1 of a real 11-node BIRD 1.6 lab (14 + 15 BGP protocols), the way each side does it:
 //
 //   - ours: bird.Collector.Collect (one connection per daemon, show status / show protocols all /
-//     show route), collect.Build, and a semantic comparison with the previous sections (the agent's
+//     show route), status.Build, and a semantic comparison with the previous sections (the agent's
 //     sameContent also normalises nil/empty lists; that copy is left out here);
 //   - original-style: this package's populators for both families and all classes (a connection per
 //     family and class, one request per peer) and reflect.DeepEqual with the previous status.
@@ -34,11 +34,11 @@ func BenchmarkReconcileUnchanged(b *testing.B) {
 	b.Run("ours", func(b *testing.B) {
 		c := &bird.Collector{V4Socket: node.Socket4, V6Socket: node.Socket6}
 		need := bird.Need{Status: true, Protocols: true, Routes: true}
-		prev := collect.Build(c.Collect(ctx, need), all, collect.Options{})
+		prev := status.Build(c.Collect(ctx, need), all, status.Options{})
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			cur := collect.Build(c.Collect(ctx, need), all, collect.Options{})
+			cur := status.Build(c.Collect(ctx, need), all, status.Options{})
 			if cur.BGP == nil || len(cur.BGP.PeersV4) == 0 {
 				b.Fatal("no IPv4 peers collected")
 			}
