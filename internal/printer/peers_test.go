@@ -105,7 +105,9 @@ func TestPeerRowsFilterAndSort(t *testing.T) {
 }
 
 func TestPeerTableColumnsAndWide(t *testing.T) {
-	objs := []v3.CalicoNodeStatus{statusObj("a", "node-a", t0, meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused"))}
+	p := meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused")
+	p.FlapCount, p.LastEstablished = 2, &metav1.Time{Time: at("2026-11-30T10:59:58Z")}
+	objs := []v3.CalicoNodeStatus{statusObj("a", "node-a", t0, p)}
 	rows := printer.PeerRows(printer.LatestReports(objs, t0), printer.PeerFilter{})
 	var narrow, wide bytes.Buffer
 	if err := printer.PrintTable(&narrow, printer.PeerTable(rows), false); err != nil {
@@ -121,7 +123,10 @@ func TestPeerTableColumnsAndWide(t *testing.T) {
 	if got := strings.Join(strings.Fields(lines[1]), " "); got != "node-a 10.0.0.2 NodeMesh Active 2026-11-30 11:00:00 64512 1/2 Socket: Connection refused" {
 		t.Errorf("row %q", got)
 	}
-	for _, w := range []string{"FAMILY", "PROTOCOL", "OBJECT", "FRESHNESS", "IPv4", "Mesh_10_0_0_2", "READY"} {
+	if got := strings.Join(strings.Fields(strings.Split(strings.TrimSpace(wide.String()), "\n")[1]), " "); !strings.Contains(got, "IPv4 Mesh_10_0_0_2 - 2 2026-11-30T10:59:58Z a READY") {
+		t.Errorf("wide row %q lacks family, protocol, hold, flaps, last established, object, freshness", got)
+	}
+	for _, w := range []string{"FAMILY", "PROTOCOL", "FLAPS", "LAST ESTABLISHED", "OBJECT", "FRESHNESS", "IPv4", "Mesh_10_0_0_2", "READY"} {
 		if !strings.Contains(wide.String(), w) {
 			t.Errorf("wide table lacks %q:\n%s", w, wide.String())
 		}
