@@ -36,6 +36,19 @@ build:
 	@mkdir -p $(LOCALBIN)
 	go build -o $(LOCALBIN)/ ./cmd/...
 
+OUTPUT ?= $(CURDIR)/_output
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+
+.PHONY: image
+image: ## The agent's multi-arch OCI image, no daemon or registry needed: $(OUTPUT)/image/{oci/,calico-node-status-agent.oci.tar}.
+	@hack/image/build.sh --out $(OUTPUT)/image --platforms $(IMAGE_PLATFORMS) $(if $(IMAGE_TAG),--tag $(IMAGE_TAG))
+
+.PHONY: image-push
+image-push: ## Push the image built by `make image` to IMAGE (registry/repository:tag; docker's credentials).
+	@test -n "$(IMAGE)" || { echo "image-push: set IMAGE=registry/repository:tag" >&2; exit 2; }
+	@test -d $(OUTPUT)/image/oci || { echo "image-push: run make image first" >&2; exit 2; }
+	cd hack/image && go run . push --layout $(OUTPUT)/image/oci --to $(IMAGE)
+
 .PHONY: controlplane
 controlplane: ## Build (or reuse) kube-apiserver, etcd and kubectl into $(CNS_CACHE_DIR).
 	@hack/controlplane/build.sh >/dev/null
@@ -57,6 +70,7 @@ prereqs: ## Install what the tests need (apt packages for the lab; the control p
 .PHONY: test
 test: prereqs controlplane calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e.
 	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) go test $(GO_TEST_FLAGS) -timeout 40m ./...
+	cd hack/image && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: fuzz
 fuzz: ## Long fuzzing runs of every fuzz target (FUZZTIME per target).
@@ -87,7 +101,7 @@ demo-down: ## As root: stop and remove everything `make demo` started (agents, B
 
 .PHONY: clean
 clean:
-	rm -rf $(LOCALBIN)
+	rm -rf $(LOCALBIN) $(OUTPUT)
 
 ## Captures (owned by the lab) ------------------------------------------------------------------------------
 

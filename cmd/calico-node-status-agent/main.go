@@ -24,6 +24,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/collect"
+	"github.com/calico-node-status/calico-node-status/internal/version"
 )
 
 type options struct {
@@ -61,7 +62,12 @@ func main() {
 	flag.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
 	flag.DurationVar(&o.otherWriterQuiet, "other-writer-quiet", agent.DefaultOtherWriterQuiet, "when another field manager (such as calico-node's reporter) writes an object's status, leave the object alone until that writer has not written it for this long")
 	flag.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
+	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("calico-node-status-agent", version.Get())
+		return
+	}
 
 	level := slog.LevelInfo
 	if o.verbose {
@@ -104,7 +110,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.NewCollector())
 	m, err := agent.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -174,7 +180,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}()
 	}
 
-	log.Info("starting", "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket,
+	log.Info("starting", "version", version.Get().Version, "commit", version.Get().Commit, "node", o.nodeName, "birdSocket", o.birdSocket, "bird6Socket", o.bird6Socket,
 		"metrics", o.metricsAddr, "health", o.healthAddr)
 	go checker.Run(ctx)
 	return ctrl.Run(ctx)

@@ -14,6 +14,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
+	"github.com/calico-node-status/calico-node-status/internal/version"
 )
 
 func main() {
@@ -24,6 +25,9 @@ func main() {
 		Streams:     genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
 		DisplayName: cli.DisplayName(os.Args[0]),
 	})
+	// --version prints "calico-node-status v1.2.3 (commit ..., go1.26)" (the build's ldflags).
+	cmd.Version = version.Get().String()
+	cmd.SetVersionTemplate(cli.Name + " {{.Version}}\n")
 	err := cmd.ExecuteContext(ctx)
 	stop()
 	if err != nil {
