@@ -256,7 +256,7 @@ func Build(s Spec, out string) (*Result, error) {
 		return nil, fmt.Errorf("create the OCI layout %s: %w", layoutDir, err)
 	}
 	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{
-		"io.containerd.image.name":         ref.Name(),
+		"io.containerd.image.name":          ref.Name(),
 		"org.opencontainers.image.ref.name": s.Tag,
 	})); err != nil {
 		return nil, fmt.Errorf("write the index into %s: %w", layoutDir, err)
