@@ -38,6 +38,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+case $out in /*) ;; *) out=$root/$out ;; esac
 if ! command -v go >/dev/null 2>&1; then
 	echo "image: go is not on PATH; install Go (https://go.dev/doc/install) and retry" >&2
 	exit 1
@@ -57,7 +58,7 @@ for p in "${plats[@]}"; do
 	dir="$out/bin/${os}_$arch"
 	mkdir -p "$dir"
 	if $pause; then
-		(cd hack/image && CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags="-s -w" -o "$root/$dir/pause" ./pause)
+		(cd hack/image && CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath -ldflags="-s -w" -o "$dir/pause" ./pause)
 		binaries+=(--binary "$p=$dir/pause")
 	else
 		echo "image: building calico-node-status-agent $version for $p" >&2
