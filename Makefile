@@ -50,6 +50,13 @@ image-push: ## Push the image built by `make image` to IMAGE (registry/repositor
 	@test -d $(OUTPUT)/image/oci || { echo "image-push: run make image first" >&2; exit 2; }
 	cd hack/image && go run . push --layout $(OUTPUT)/image/oci --to $(IMAGE)
 
+DIST ?= $(CURDIR)/dist
+
+.PHONY: release
+release: ## The CLI for linux/darwin amd64/arm64 as krew archives in $(DIST), with checksums and the krew manifest $(DIST)/plugins/calico-node-status.yaml.
+	@{ read -r v; read -r c; } < <(hack/version.sh); \
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} go run ./hack/release --dist $(DIST) --version $$v --commit $$c
+
 .PHONY: controlplane
 controlplane: ## Build (or reuse) kube-apiserver, etcd and kubectl into $(CNS_CACHE_DIR).
 	@hack/controlplane/build.sh >/dev/null
@@ -102,7 +109,7 @@ demo-down: ## As root: stop and remove everything `make demo` started (agents, B
 
 .PHONY: clean
 clean:
-	rm -rf $(LOCALBIN) $(OUTPUT)
+	rm -rf $(LOCALBIN) $(OUTPUT) $(DIST)
 
 ## Captures (owned by the lab) ------------------------------------------------------------------------------
 
