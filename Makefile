@@ -61,6 +61,10 @@ release: ## The CLI for linux/darwin amd64/arm64 as krew archives in $(DIST), wi
 controlplane: ## Build (or reuse) kube-apiserver, etcd and kubectl into $(CNS_CACHE_DIR).
 	@hack/controlplane/build.sh >/dev/null
 
+.PHONY: node-binaries
+node-binaries: ## Also build kubelet, kube-controller-manager and kube-scheduler (the node test's single-node cluster).
+	@hack/controlplane/build.sh --node >/dev/null
+
 .PHONY: controlplane-up
 controlplane-up: controlplane ## Start a local control plane for humans; prints the kubeconfig path.
 	@hack/controlplane/up.sh
@@ -76,8 +80,8 @@ prereqs: ## Install what the tests need (apt packages for the lab; the control p
 	@hack/prereqs.sh
 
 .PHONY: test
-test: prereqs controlplane calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e.
-	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) go test $(GO_TEST_FLAGS) -timeout 40m ./...
+test: prereqs controlplane node-binaries calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e, runtime (runc), node (kubelet+containerd), helm.
+	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh --node) go test $(GO_TEST_FLAGS) -timeout 40m ./...
 	cd hack/image && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: fuzz
