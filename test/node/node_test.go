@@ -60,11 +60,13 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 	}
 
 	// Images: the sandbox, and two builds of the agent for the rolling update (same binary, another label,
-	// so another image).
+	// so another image), imported into containerd as the README's Deploy section says.
 	imgDir := t.TempDir()
 	host := []string{"linux/" + runtime.GOARCH}
 	build := func(o testimage.Options) *testimage.Built {
-		o.Platforms = host
+		if o.Platforms == nil {
+			o.Platforms = host
+		}
 		o.Out = filepath.Join(imgDir, o.Tag)
 		b, err := testimage.Build(root, o)
 		if err != nil {
@@ -73,7 +75,9 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 		return b
 	}
 	pause := build(testimage.Options{Pause: true, Name: "localhost/cns-pause", Tag: "node-test"})
-	imgA := build(testimage.Options{Tag: "node-test-a", Labels: []string{"io.calico-node-status.test=a"}})
+	// The first as make image builds it, every platform in one archive (the README's import takes this
+	// machine's); the second for this machine only.
+	imgA := build(testimage.Options{Tag: "node-test-a", Labels: []string{"io.calico-node-status.test=a"}, Platforms: []string{"linux/amd64", "linux/arm64"}})
 	imgB := build(testimage.Options{Tag: "node-test-b", Labels: []string{"io.calico-node-status.test=b"}})
 	if imgA.Digest == imgB.Digest {
 		t.Fatal("the two agent images have the same digest: the rolling update would change nothing")
