@@ -17,6 +17,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"testing"
 )
 
 // Built is the image.json hack/image writes beside the layout.
@@ -330,4 +332,21 @@ func (l Layout) Unpack(img *Image, dst string) error {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// LockHostPorts serializes the tests that run the agent as the DaemonSet does, on the host network with the
+// DaemonSet's fixed ports (test/image's runtime test, test/node), across test binaries that go test runs in
+// parallel: an exclusive flock held until the test ends.
+func LockHostPorts(t testing.TB) {
+	t.Helper()
+	path := filepath.Join(os.TempDir(), "cns-agent-hostports.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		_ = f.Close()
+		t.Fatalf("lock %s: %v", path, err)
+	}
+	t.Cleanup(func() { _ = f.Close() }) // closing releases the lock
 }

@@ -83,6 +83,7 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 	testprereq.Root(t)
 	runc := testprereq.Binary(t, "runc", "make prereqs installs Debian's runc")
 	lab.Prereqs(t)
+	testimage.LockHostPorts(t) // test/node runs the agent on the same host ports
 	ds, c := daemonSet(t)
 	// Host network: the DaemonSet's ports are the host's, and must be free for this run.
 	for _, p := range c.Ports {

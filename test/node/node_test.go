@@ -52,6 +52,7 @@ const (
 func TestNode_DaemonSetOnARealNode(t *testing.T) {
 	testprereq.Root(t)
 	lab.Prereqs(t)
+	testimage.LockHostPorts(t) // test/image's runtime test runs the agent on the same host ports
 	v2, layout := cgroupLayout()
 	t.Logf("machine: %s, kernel %s", layout, kernelRelease())
 	root, err := testenv.RepoRoot()
