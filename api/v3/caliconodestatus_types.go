@@ -418,7 +418,7 @@ type StatusIssue struct {
 // CalicoNodeStatus asks the agent on spec.node to report its BGP daemon, sessions and routes in status.
 //
 // +kubebuilder:object:root=true
-// +kubebuilder:resource:scope=Cluster,path=caliconodestatuses,singular=caliconodestatus,shortName=cns
+// +kubebuilder:resource:scope=Cluster,path=caliconodestatuses,singular=caliconodestatus,shortName=cns,categories=calico
 // +kubebuilder:subresource:status
 // +kubebuilder:selectablefield:JSONPath=`.spec.node`
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.node`

@@ -28,6 +28,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/status"
+	"github.com/calico-node-status/calico-node-status/internal/version"
 )
 
 type options struct {
@@ -125,7 +126,12 @@ func (o options) size(fsys fs.FS, env func(string) string) (sizing, error) {
 func main() {
 	var o options
 	registerFlags(flag.CommandLine, &o)
+	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("calico-node-status-agent", version.Get())
+		return
+	}
 	noteSetFlags(flag.CommandLine, &o)
 
 	level := slog.LevelInfo
@@ -220,7 +226,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.NewCollector())
 	m, err := agent.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -298,7 +304,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}()
 	}
 
-	log.Info("starting", "node", o.nodeName, "birdSocket", append([]string{src.V4Socket}, src.V4Fallbacks...),
+	log.Info("starting", "version", version.Get().Version, "commit", version.Get().Commit, "node", o.nodeName, "birdSocket", append([]string{src.V4Socket}, src.V4Fallbacks...),
 		"bird6Socket", append([]string{src.V6Socket}, src.V6Fallbacks...),
 		"metrics", o.metricsAddr, "health", o.healthAddr)
 	go checker.Run(ctx)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
+	"github.com/calico-node-status/calico-node-status/internal/version"
 )
 
 func main() {
@@ -25,6 +26,9 @@ func main() {
 		Streams:     genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
 		DisplayName: cli.DisplayName(os.Args[0]),
 	})
+	// --version prints "calico-node-status v1.2.3 (commit ..., go1.26)" (the build's ldflags).
+	cmd.Version = version.Get().String()
+	cmd.SetVersionTemplate(cli.Name + " {{.Version}}\n")
 	err := cmd.ExecuteContext(ctx)
 	stop()
 	if err != nil {
