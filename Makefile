@@ -23,6 +23,7 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy and the CRD from api/v3.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/projectcalico.org_caliconodestatuses.yaml charts/calico-node-status/crds/
+	cp config/monitoring/rules/calico-node-status.rules.yaml config/monitoring/grafana-dashboard.json charts/calico-node-status/files/
 
 .PHONY: verify
 verify: ## Generated files match api/v3; gofmt; go vet.

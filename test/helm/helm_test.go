@@ -164,6 +164,8 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 		"--set", "apiServer.host=10.0.0.10", "--set", "apiServer.port=6443",
 		"--set", "extraArgs={--max-routes-per-family=2000}",
 		"--set", "nodeIsolation.enabled=false",
+		"--set", "ensureOwnObject=true",
+		"--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.grafanaDashboard.enabled=true",
 	)
 	ds, c := daemonSet(t, objs)
 	pod := ds.Spec.Template.Spec
@@ -191,6 +193,11 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 		{"API server endpoint ConfigMap", objs["ConfigMap/cns-other/kubernetes-services-endpoint"] != nil},
 		{"extra args", strings.Contains(args, "--max-routes-per-family=2000")},
 		{"node isolation off", objs["ValidatingAdmissionPolicy/<nil>/calico-node-status-node-isolation"] == nil},
+		{"ensure own object: flag and create RBAC", strings.Contains(args, "--ensure-own-object") &&
+			objs["ClusterRole/<nil>/calico-node-status-agent-ensure-own-object"] != nil &&
+			objs["ClusterRoleBinding/<nil>/calico-node-status-agent-ensure-own-object"] != nil},
+		{"PrometheusRule", objs["PrometheusRule/cns-other/calico-node-status"] != nil},
+		{"Grafana dashboard ConfigMap", objs["ConfigMap/cns-other/calico-node-status-grafana-dashboard"] != nil},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -235,5 +242,28 @@ func TestHelm_InstallServerDryRunUpgrade(t *testing.T) {
 	crd := run(t, "", kubectl, "--kubeconfig", env.Kubeconfig, "get", "crd", "caliconodestatuses.projectcalico.org", "-o", "jsonpath={.spec.names.categories}")
 	if !strings.Contains(crd, "calico") {
 		t.Errorf("the chart's CRD has categories %s, want calico", crd)
+	}
+}
+
+// TestHelm_MonitoringMatchesConfigMonitoring: with monitoring enabled the chart's PrometheusRule and Grafana
+// dashboard ConfigMap say what config/monitoring says (the rules promtool checks and unit-tests there).
+func TestHelm_MonitoringMatchesConfigMonitoring(t *testing.T) {
+	env := testenv.Shared(t)
+	chart := render(t, env, "--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.grafanaDashboard.enabled=true")
+	config := objects(t, run(t, "", filepath.Join(env.BinDir, "kubectl"), "kustomize", filepath.Join(env.RepoRoot, "config", "monitoring")))
+	for key, field := range map[string]string{
+		"PrometheusRule/calico-node-status/calico-node-status":              "spec",
+		"ConfigMap/calico-node-status/calico-node-status-grafana-dashboard": "data",
+	} {
+		want, got := config[key], chart[key]
+		if want == nil || got == nil {
+			t.Fatalf("%s: in config/monitoring %v, in the chart %v", key, want != nil, got != nil)
+		}
+		if diff := cmp.Diff(want[field], got[field]); diff != "" {
+			t.Errorf("%s %s: config/monitoring (-) and the chart (+) differ:\n%s", key, field, diff)
+		}
+	}
+	if l := chart["ConfigMap/calico-node-status/calico-node-status-grafana-dashboard"]["metadata"].(map[string]any)["labels"].(map[string]any); l["grafana_dashboard"] != "1" {
+		t.Errorf("the dashboard ConfigMap lacks grafana_dashboard=1: %v", l)
 	}
 }
