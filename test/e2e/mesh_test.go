@@ -152,10 +152,19 @@ func TestE2E_MeshFlagsASessionBrokenOnOneSide(t *testing.T) {
 		}
 	})
 	var broken meshJSON
+	// Each end's agent reports on its own period: for a moment one end's status is fresher than the
+	// other's and the pair is (rightly) OneSided; wait until both ends tell it.
 	testenv.Eventually(t, 30*time.Second, "mesh to flag node1-node2 (IPv4) from both ends (exit 2)", func() (bool, string) {
 		m, code, _ := mesh()
 		broken = m
-		return code == cli.ExitMeshBroken && len(m.Pairs) == 6 && strings.Count(verdicts(m), " Up") == 5, fmt.Sprintf("exit %d: %s", code, verdicts(m))
+		bothEnds := false
+		for _, p := range m.Pairs {
+			if p.Broken && p.Verdict == "Down" && p.B.Session != nil && p.B.Session.Info == "Down (disabled)" {
+				bothEnds = true
+			}
+		}
+		return code == cli.ExitMeshBroken && len(m.Pairs) == 6 && strings.Count(verdicts(m), " Up") == 5 && bothEnds,
+			fmt.Sprintf("exit %d: %s", code, verdicts(m))
 	})
 	for _, p := range broken.Pairs {
 		if !p.Broken {
