@@ -125,8 +125,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}()
 	// The agents' identity: the service account's user name and groups (a client certificate, so no token
 	// controller is needed), bound by config/rbac and matched by config/apf like the real DaemonSet's pods.
-	for _, dir := range []string{"rbac", "apf"} {
-		if _, err := env.Kubectl(ctx, "", "apply", "-k", filepath.Join(env.RepoRoot, "config", dir)); err != nil {
+	for _, dir := range []string{"agent/namespace.yaml", "rbac", "apf"} {
+		if _, err := env.Kubectl(ctx, "", "apply", applyFlag(dir), filepath.Join(env.RepoRoot, "config", dir)); err != nil {
 			return res, fmt.Errorf("apply config/%s: %w", dir, err)
 		}
 	}
@@ -468,4 +468,12 @@ func unfilteredInformer(cfg *rest.Config) (cache.SharedIndexInformer, error) {
 	}
 	lw := cache.NewListWatchFromClient(rc, "caliconodestatuses", "", fields.Everything())
 	return cache.NewSharedIndexInformer(lw, &v3.CalicoNodeStatus{}, 0, cache.Indexers{}), nil
+}
+
+// applyFlag is kubectl's flag for a kustomization directory (-k) or a file (-f).
+func applyFlag(path string) string {
+	if filepath.Ext(path) == ".yaml" {
+		return "-f"
+	}
+	return "-k"
 }
