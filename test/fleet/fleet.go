@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,6 +101,10 @@ type Result struct {
 	// Churn events scripted during the window.
 	Flaps, RouteChanges int64 `json:"-"`
 	BirdCommands        uint64 `json:"birdCommands"`
+	// AgentRequests is how many requests the agents made until the end of the window; InAgentFlowSchema how many of them the API
+	// server's APF put in config/apf's FlowSchema (its UID in the response headers).
+	AgentRequests     int64 `json:"agentRequests"`
+	InAgentFlowSchema int64 `json:"inAgentFlowSchema"`
 }
 
 // Namespace and ServiceAccount are the agent's identity in config/rbac (the APF FlowSchema matches it).
@@ -129,6 +134,10 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		if _, err := env.Kubectl(ctx, "", "apply", applyFlag(dir), filepath.Join(env.RepoRoot, "config", dir)); err != nil {
 			return res, fmt.Errorf("apply config/%s: %w", dir, err)
 		}
+	}
+	fsUID, err := env.Kubectl(ctx, "", "get", "flowschema", ServiceAccount, "-o", "jsonpath={.metadata.uid}")
+	if err != nil {
+		return res, fmt.Errorf("read the agents' FlowSchema: %w", err)
 	}
 	sa, err := env.AddUser("system:serviceaccount:"+Namespace+":"+ServiceAccount, "system:serviceaccounts", "system:serviceaccounts:"+Namespace)
 	if err != nil {
@@ -323,6 +332,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if rss, err := rssBytes(os.Getpid()); err == nil && rss > rssBefore {
 		res.FleetRSSPerAgent = (rss - rssBefore) / uint64(o.Nodes)
 	}
+
+	// Before the restart: while a restarted API server loads its configuration it classifies requests
+	// with its built-in schemas.
+	res.AgentRequests = rec.requests.Load()
+	res.InAgentFlowSchema = rec.flowSchemaCounts()[strings.TrimSpace(fsUID)]
 
 	if o.Restart {
 		stopAt := time.Now()

@@ -53,6 +53,11 @@ func TestQuickFleet(t *testing.T) {
 	if r.RestartWatchingS <= 0 {
 		t.Errorf("agents' return after the API server restart not measured: %v", r.RestartWatchingS)
 	}
+	// config/apf's FlowSchema must match the agents' service account: APF names the schema that
+	// classified each request in its response headers (counted before the restart).
+	if r.InAgentFlowSchema == 0 || r.InAgentFlowSchema != r.AgentRequests {
+		t.Errorf("only %d of the agents' %d requests were classified by config/apf's FlowSchema", r.InAgentFlowSchema, r.AgentRequests)
+	}
 	if r.BirdCommands == 0 || r.APIServerRSS == 0 || r.BytesPerStatus <= 0 {
 		t.Errorf("measurements missing: %+v", r)
 	}

@@ -30,6 +30,9 @@ type recorder struct {
 	tooMany   atomic.Int64 // every 429, any time
 	tooManyIn atomic.Int64 // 429s while measuring (steady state)
 	requests  atomic.Int64
+	// flowSchemas counts the APF flow schemas (X-Kubernetes-PF-FlowSchema-UID) that classified the
+	// agents' requests.
+	flowSchemas sync.Map // uid -> *atomic.Int64
 	// watchUp[i] is when agent i's latest watch request was answered 200.
 	watchUp []atomic.Int64
 }
@@ -48,6 +51,10 @@ func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	t.rec.requests.Add(1)
 	if err != nil {
 		return resp, err
+	}
+	if uid := resp.Header.Get("X-Kubernetes-PF-FlowSchema-UID"); uid != "" {
+		c, _ := t.rec.flowSchemas.LoadOrStore(uid, new(atomic.Int64))
+		c.(*atomic.Int64).Add(1)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		t.rec.tooMany.Add(1)
@@ -229,4 +236,14 @@ func childrenNamed(name string) ([]int, error) {
 		}
 	}
 	return pids, nil
+}
+
+// flowSchemaCounts returns how many of the agents' requests each APF flow schema (by UID) classified.
+func (r *recorder) flowSchemaCounts() map[string]int64 {
+	out := map[string]int64{}
+	r.flowSchemas.Range(func(k, v any) bool {
+		out[k.(string)] = v.(*atomic.Int64).Load()
+		return true
+	})
+	return out
 }
