@@ -149,15 +149,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 
 	// One object per node.
-	for i := range o.Nodes {
-		obj := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: nodeName(i)}, Spec: v3.CalicoNodeStatusSpec{
-			Node:                nodeName(i),
-			Classes:             []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes},
-			UpdatePeriodSeconds: ptr.To(int32(o.Period / time.Second)),
-		}}
-		if err := env.Client.Create(ctx, obj); err != nil {
-			return res, fmt.Errorf("create object %d: %w", i, err)
-		}
+	if err := createObjects(ctx, env.Client, o.Nodes, o.Period); err != nil {
+		return res, err
 	}
 	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
 	if err != nil {
@@ -490,4 +483,42 @@ func applyFlag(path string) string {
 		return "-f"
 	}
 	return "-k"
+}
+
+// createObjects creates one object per node, a few at a time (5000 one by one take minutes).
+func createObjects(ctx context.Context, cl client.Client, n int, period time.Duration) error {
+	const workers = 8
+	errs := make(chan error, workers)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				obj := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: nodeName(i)}, Spec: v3.CalicoNodeStatusSpec{
+					Node:                nodeName(i),
+					Classes:             []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes},
+					UpdatePeriodSeconds: ptr.To(int32(period / time.Second)),
+				}}
+				if err := cl.Create(ctx, obj); err != nil {
+					select {
+					case errs <- fmt.Errorf("create object %s: %w", obj.Name, err):
+					default:
+					}
+				}
+			}
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
 }
