@@ -66,6 +66,9 @@ type Options struct {
 	// Captures is internal/bird/testdata/captures.
 	Captures string
 	Log      *slog.Logger
+	// AgentLog receives the hollow agents' logs (nil: none; thousands of agents retrying through an API
+	// server restart log a lot).
+	AgentLog *slog.Logger
 }
 
 // Result of one fleet run. Durations in seconds or milliseconds as named; CPU in cores.
@@ -117,6 +120,9 @@ const (
 func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.AgentLog == nil {
+		o.AgentLog = slog.New(slog.DiscardHandler)
 	}
 	res = Result{Nodes: o.Nodes, Pattern: o.Pattern, WindowS: o.Window.Seconds()}
 	env, err := testenv.Start(testenv.Options{})
@@ -230,7 +236,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		}
 		src := &bird.Collector{V4Socket: birds[i].v4, V6Socket: birds[i].v6, MaxRoutes: v3.DefaultMaxRoutesPerFamily, Restrict: true}
 		r := agent.NewReconciler(agent.Options{Store: store, NodeName: nodeName(i), Source: src, Heartbeat: heartbeat})
-		ctrl, err := agent.NewController(r, store.Informer(), o.Log)
+		ctrl, err := agent.NewController(r, store.Informer(), o.AgentLog)
 		if err != nil {
 			return res, err
 		}

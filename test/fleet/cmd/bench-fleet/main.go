@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"k8s.io/klog/v2"
 
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/test/fleet"
@@ -41,7 +44,13 @@ func run() error {
 		quick     = flag.Bool("quick", false, "smoke run: 5 nodes, 20 s window, churn x60")
 		out       = flag.String("json", "", "append results as JSON lines to this file")
 	)
+	verbose := flag.Bool("v", false, "log the hollow agents and client-go (thousands of lines through an API server restart)")
 	flag.Parse()
+	if !*verbose {
+		// client-go's reflectors log every failed list/watch through klog.
+		klog.SetOutput(io.Discard)
+		klog.LogToStderr(false)
+	}
 	if *quick {
 		*sizes, *window, *idle, *scale, *baseline = "5", 20*time.Second, 5*time.Second, 60, 5
 	}
@@ -66,6 +75,9 @@ func run() error {
 			o := fleet.Options{Nodes: n, Pattern: p, Period: *period, Window: *window, Idle: *idle, ChurnScale: *scale,
 				Retrying: max(1, int(*retrying*float64(n))), Restart: *restart && p == fleet.Ours, Heartbeat: *heartbeat,
 				Captures: filepath.Join(root, "internal", "bird", "testdata", "captures"), Log: log}
+			if *verbose {
+				o.AgentLog = log
+			}
 			log.Info("fleet run", "nodes", n, "pattern", p)
 			r, err := fleet.Run(ctx, o)
 			if err != nil {
