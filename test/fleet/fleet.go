@@ -87,8 +87,8 @@ type Result struct {
 	PutP99Ms       float64 `json:"putP99Ms"`
 	Puts           int     `json:"puts"`
 	// TooManySteady are HTTP 429s during the window; TooManyTotal over the whole run (start, restart).
-	TooManySteady int64 `json:"tooManySteady"`
-	TooManyTotal  int64 `json:"tooManyTotal"`
+	TooManySteady int64  `json:"tooManySteady"`
+	TooManyTotal  int64  `json:"tooManyTotal"`
 	APIServerRSS  uint64 `json:"apiserverRSS"`
 	// StartSyncedS: simultaneous start until every informer synced; StartWatchingS until every agent's
 	// watch was answered.
@@ -102,7 +102,7 @@ type Result struct {
 	// and its fake BIRD.
 	FleetRSSPerAgent uint64 `json:"fleetRSSPerAgent"`
 	// Churn events scripted during the window.
-	Flaps, RouteChanges int64 `json:"-"`
+	Flaps, RouteChanges int64  `json:"-"`
 	BirdCommands        uint64 `json:"birdCommands"`
 	// AgentRequests is how many requests the agents made until the end of the window; InAgentFlowSchema how many of them the API
 	// server's APF put in config/apf's FlowSchema (its UID in the response headers).
@@ -229,7 +229,9 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 		cfg.Dial = d.DialContext
 		idx := i
-		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return &recordingTransport{next: rt, rec: rec, agent: idx} })
+		cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper {
+			return &recordingTransport{next: rt, rec: rec, agent: idx}
+		})
 		store, err := agent.NewKubeStore(cfg, nodeName(i))
 		if err != nil {
 			return res, err
