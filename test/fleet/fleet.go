@@ -86,6 +86,10 @@ type Result struct {
 	PutP50Ms       float64 `json:"putP50Ms"`
 	PutP99Ms       float64 `json:"putP99Ms"`
 	Puts           int     `json:"puts"`
+	// ServerPutP50Ms and ServerPutP99Ms are the API server's own view (apiserver_request_duration_seconds,
+	// bucket-interpolated), without the fleet process' scheduling delays.
+	ServerPutP50Ms float64 `json:"serverPutP50Ms"`
+	ServerPutP99Ms float64 `json:"serverPutP99Ms"`
 	// TooManySteady are HTTP 429s during the window; TooManyTotal over the whole run (start, restart).
 	TooManySteady int64  `json:"tooManySteady"`
 	TooManyTotal  int64  `json:"tooManyTotal"`
@@ -302,8 +306,13 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, err
 	}
 	churnCtx, stopChurn := context.WithCancel(fctx)
+	defer stopChurn()
 	var flaps, routes churnCount
 	go churn(churnCtx, states, o, &flaps, &routes)
+	hist0, err := scrapePutHistogram(ctx, env.Config)
+	if err != nil {
+		return res, err
+	}
 	rec.resetPuts()
 	rec.measuring.Store(true)
 	w0 := wc.n.Load()
@@ -313,6 +322,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	stopChurn()
 	if err != nil {
 		return res, err
+	}
+	if hist1, err := scrapePutHistogram(ctx, env.Config); err == nil {
+		res.ServerPutP50Ms, res.ServerPutP99Ms = 1000*hist1.quantile(hist0, 0.5), 1000*hist1.quantile(hist0, 0.99)
+	} else {
+		o.Log.Warn("API server metrics after the window", "err", err)
 	}
 	writes := wc.n.Load() - w0
 	res.AboveIdleCores = busy - idle
