@@ -54,8 +54,9 @@ func TestQuickFleet(t *testing.T) {
 		t.Errorf("agents' return after the API server restart not measured: %v", r.RestartWatchingS)
 	}
 	// config/apf's FlowSchema must match the agents' service account: APF names the schema that
-	// classified each request in its response headers (counted before the restart).
-	if r.InAgentFlowSchema == 0 || r.InAgentFlowSchema != r.AgentRequests {
+	// classified each request in its response headers (counted before the restart; a request that ended
+	// in a transport error has no headers, hence 90 %: a schema that did not match would classify none).
+	if r.InAgentFlowSchema == 0 || r.InAgentFlowSchema*10 < r.AgentRequests*9 {
 		t.Errorf("only %d of the agents' %d requests were classified by config/apf's FlowSchema", r.InAgentFlowSchema, r.AgentRequests)
 	}
 	if r.BirdCommands == 0 || r.APIServerRSS == 0 || r.BytesPerStatus <= 0 {
