@@ -22,6 +22,8 @@ $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 generate: $(CONTROLLER_GEN) ## Regenerate deepcopy and the CRD from api/v3.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/projectcalico.org_caliconodestatuses.yaml charts/calico-node-status/crds/
+	cp config/monitoring/rules/calico-node-status.rules.yaml config/monitoring/grafana-dashboard.json charts/calico-node-status/files/
 
 .PHONY: verify
 verify: ## Generated files match api/v3; gofmt; go vet.
@@ -36,9 +38,36 @@ build:
 	@mkdir -p $(LOCALBIN)
 	go build -o $(LOCALBIN)/ ./cmd/...
 
+OUTPUT ?= $(CURDIR)/_output
+IMAGE_PLATFORMS ?= linux/amd64,linux/arm64
+
+.PHONY: image
+image: ## The agent's multi-arch OCI image, no daemon or registry needed: $(OUTPUT)/image/{oci/,calico-node-status-agent.oci.tar}.
+	@hack/image/build.sh --out $(OUTPUT)/image --platforms $(IMAGE_PLATFORMS) $(if $(IMAGE_TAG),--tag $(IMAGE_TAG))
+
+.PHONY: image-push
+image-push: ## Push the image built by `make image` to IMAGE (registry/repository:tag; docker's credentials).
+	@test -n "$(IMAGE)" || { echo "image-push: set IMAGE=registry/repository:tag" >&2; exit 2; }
+	@test -d $(OUTPUT)/image/oci || { echo "image-push: run make image first" >&2; exit 2; }
+	cd hack/image && go run . push --layout $(OUTPUT)/image/oci --to $(IMAGE)
+
+DIST ?= $(CURDIR)/dist
+
+.PHONY: release
+release: ## The CLI for linux/darwin amd64/arm64 as krew archives in $(DIST), with checksums and the krew manifest $(DIST)/plugins/calico-node-status.yaml.
+	@{ read -r v; read -r c; } < <(hack/version.sh); \
+	SOURCE_DATE_EPOCH=$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct)} go run ./hack/release --dist $(DIST) --version $$v --commit $$c
+
 .PHONY: controlplane
 controlplane: ## Build (or reuse) kube-apiserver, etcd and kubectl into $(CNS_CACHE_DIR).
 	@hack/controlplane/build.sh >/dev/null
+
+.PHONY: promtool
+promtool: ## Build (or reuse) Prometheus's promtool from hack/tools/promtool into $(CNS_CACHE_DIR)/bin (checks config/monitoring).
+	@hack/tools/promtool/build.sh >/dev/null
+.PHONY: node-binaries
+node-binaries: ## Also build kubelet, kube-controller-manager and kube-scheduler (the node test's single-node cluster).
+	@hack/controlplane/build.sh --node >/dev/null
 
 .PHONY: controlplane-up
 controlplane-up: controlplane ## Start a local control plane for humans; prints the kubeconfig path.
@@ -55,8 +84,9 @@ prereqs: ## Install what the tests need (apt packages for the lab; the control p
 	@hack/prereqs.sh
 
 .PHONY: test
-test: prereqs controlplane calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e.
-	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) go test $(GO_TEST_FLAGS) -timeout 40m ./...
+test: prereqs controlplane node-binaries promtool calico-fixtures-if-available verify ## All tiers: unit, API (real kube-apiserver+etcd), lab (real BIRD), e2e, runtime (runc), node (kubelet+containerd), helm, monitoring (promtool).
+	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh --node) go test $(GO_TEST_FLAGS) -timeout 40m ./...
+	cd hack/image && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: fuzz
 fuzz: ## Long fuzzing runs: every fuzz target for FUZZTIME (10m) each; see docs/fuzzing.md.
@@ -87,7 +117,7 @@ demo-down: ## As root: stop and remove everything `make demo` started (agents, B
 
 .PHONY: clean
 clean:
-	rm -rf $(LOCALBIN)
+	rm -rf $(LOCALBIN) $(OUTPUT) $(DIST)
 
 ## Captures (owned by the lab) ------------------------------------------------------------------------------
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs what the lab tier needs, idempotently:
+# Installs what the lab, runtime and node tiers need, idempotently:
 #   - Debian `bird` (BIRD 1.6.8: bird, bird6, birdc, birdc6) installed normally, services not left running;
 #   - `gobgpd` (gobgpd + gobgp) and iproute2;
+#   - `runc` (the OCI runtime test/image runs the agent's image with) and `containerd` (the node test's
+#     container runtime; its own instance with its own socket and state, the Debian service not enabled);
 #   - Debian `bird2` (BIRD 2.0.x) unpacked, NOT installed (it conflicts with `bird`), into
 #     $CNS_CACHE_DIR/bird2-<debian version>/ (usr/sbin/bird, usr/sbin/birdc), plus the libraries it needs
 #     that bird 1.6 does not (libssh-gcrypt-4) installed through apt.
@@ -25,6 +27,8 @@ declare -A want=(
 	[gobgpd]=/usr/bin/gobgpd
 	[iproute2]=/usr/sbin/ip
 	[libssh-gcrypt-4]="" # a library: its path depends on the architecture, dpkg's state is enough
+	[runc]=/usr/sbin/runc
+	[containerd]=/usr/bin/containerd
 )
 
 missing=()
@@ -51,14 +55,14 @@ stop_services() {
 	# its own daemons with their own sockets. systemctl can disable units even when systemd is not running.
 	if command -v systemctl >/dev/null 2>&1; then
 		if [ -d /run/systemd/system ]; then
-			systemctl disable --now bird.service bird6.service gobgpd.service >/dev/null 2>&1 || true
+			systemctl disable --now bird.service bird6.service gobgpd.service containerd.service >/dev/null 2>&1 || true
 		else
-			systemctl disable bird.service bird6.service gobgpd.service >/dev/null 2>&1 || true
+			systemctl disable bird.service bird6.service gobgpd.service containerd.service >/dev/null 2>&1 || true
 		fi
 	fi
 	# Never "/etc/init.d/bird stop": it stops by process name and binary without a pid file, which kills
 	# every /usr/sbin/bird on the machine, the labs' node daemons included.
-	for svc in bird bird6 gobgpd; do
+	for svc in bird bird6 gobgpd containerd; do
 		if [ -x "/etc/init.d/$svc" ] && command -v update-rc.d >/dev/null 2>&1; then
 			update-rc.d "$svc" disable >/dev/null 2>&1 || true
 		fi

@@ -6,12 +6,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 before=$(mktemp -d)
 trap 'rm -rf "$before"' EXIT
-cp -a api config "$before/"
+cp -a api config charts "$before/"
 make -s generate >/dev/null
-if ! diff -r "$before/api" api >/dev/null || ! diff -r "$before/config" config >/dev/null; then
+if ! diff -r "$before/api" api >/dev/null || ! diff -r "$before/config" config >/dev/null || ! diff -r "$before/charts" charts >/dev/null; then
 	echo "verify: generated files were out of date with api/v3 and have now been regenerated:" >&2
 	diff -rq "$before/api" api >&2 || true
 	diff -rq "$before/config" config >&2 || true
+	diff -rq "$before/charts" charts >&2 || true
 	echo "verify: review and commit them" >&2
 	exit 1
 fi

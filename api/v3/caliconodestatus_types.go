@@ -308,6 +308,22 @@ type CalicoNodePeer struct {
 	// RoutesExported is the number of routes exported to this peer.
 	// +optional
 	RoutesExported int64 `json:"routesExported,omitempty"`
+
+	// FlapCount is how many times the session left Established as the node's agent saw it: Established at one
+	// collection and in another state at the next, or Established at both with a later since (it went down
+	// and came back in between). Counted since the agent started, continuing from this status's count when
+	// the agent restarts (the history lives in the status; a peer that leaves BIRD's configuration starts
+	// again from 0). Absent when 0. It changes only with a flap, so it never causes a write of its own.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	FlapCount int32 `json:"flapCount,omitempty"`
+	// LastEstablished is when the session was last Established, for a session that is not Established now
+	// and that the agent saw Established: when BIRD says the session left Established (its since), or the
+	// agent's collection time when BIRD's time cannot be read. Absent while Established (since says since
+	// when) and for a session never seen Established.
+	// +optional
+	// +nullable
+	LastEstablished *metav1.Time `json:"lastEstablished,omitempty"`
 }
 
 // CalicoNodeBGPRouteStatus holds the routes the BGP daemon knows.
@@ -402,7 +418,7 @@ type StatusIssue struct {
 // CalicoNodeStatus asks the agent on spec.node to report its BGP daemon, sessions and routes in status.
 //
 // +kubebuilder:object:root=true
-// +kubebuilder:resource:scope=Cluster,path=caliconodestatuses,singular=caliconodestatus,shortName=cns
+// +kubebuilder:resource:scope=Cluster,path=caliconodestatuses,singular=caliconodestatus,shortName=cns,categories=calico
 // +kubebuilder:subresource:status
 // +kubebuilder:selectablefield:JSONPath=`.spec.node`
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.node`

@@ -28,6 +28,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/status"
+	"github.com/calico-node-status/calico-node-status/internal/version"
 )
 
 type options struct {
@@ -51,6 +52,7 @@ type options struct {
 	kubeBurst                     int
 	otherWriterQuiet              time.Duration
 	verbose                       bool
+	glance                        glanceOptions // glance.go
 }
 
 // sizing is what the agent derives from its options and its container: the memory limit it found, the
@@ -124,7 +126,12 @@ func (o options) size(fsys fs.FS, env func(string) string) (sizing, error) {
 func main() {
 	var o options
 	registerFlags(flag.CommandLine, &o)
+	showVersion := flag.Bool("version", false, "print the version, commit and Go version, and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("calico-node-status-agent", version.Get())
+		return
+	}
 	noteSetFlags(flag.CommandLine, &o)
 
 	level := slog.LevelInfo
@@ -164,6 +171,7 @@ func registerFlags(fs *flag.FlagSet, o *options) {
 	fs.IntVar(&o.kubeBurst, "kube-api-burst", 10, "burst of requests to the API server above --kube-api-qps")
 	fs.DurationVar(&o.otherWriterQuiet, "other-writer-quiet", agent.DefaultOtherWriterQuiet, "when another field manager (such as calico-node's reporter) writes an object's status, leave the object alone until that writer has not written it for this long")
 	fs.BoolVar(&o.verbose, "v", false, "verbose logs (every write)")
+	registerGlanceFlags(fs, &o.glance)
 }
 
 // noteSetFlags records which socket flags were given on the command line (even with the default's value):
@@ -218,7 +226,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		return err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), version.NewCollector())
 	m, err := agent.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -296,10 +304,13 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}()
 	}
 
-	log.Info("starting", "node", o.nodeName, "birdSocket", append([]string{src.V4Socket}, src.V4Fallbacks...),
+	log.Info("starting", "version", version.Get().Version, "commit", version.Get().Commit, "node", o.nodeName, "birdSocket", append([]string{src.V4Socket}, src.V4Fallbacks...),
 		"bird6Socket", append([]string{src.V6Socket}, src.V6Fallbacks...),
 		"metrics", o.metricsAddr, "health", o.healthAddr)
 	go checker.Run(ctx)
+	if err := startGlance(ctx, o, store, ctrl, r, reg, log); err != nil {
+		return err
+	}
 	return ctrl.Run(ctx)
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
+	"github.com/calico-node-status/calico-node-status/internal/version"
 )
 
 func main() {
@@ -25,11 +26,14 @@ func main() {
 		Streams:     genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},
 		DisplayName: cli.DisplayName(os.Args[0]),
 	})
+	// --version prints "calico-node-status v1.2.3 (commit ..., go1.26)" (the build's ldflags).
+	cmd.Version = version.Get().String()
+	cmd.SetVersionTemplate(cli.Name + " {{.Version}}\n")
 	err := cmd.ExecuteContext(ctx)
 	stop()
 	if err != nil {
 		// The message may quote what the API server or an object holds: print it escaped.
 		fmt.Fprintf(os.Stderr, "error: %s\n", printer.EscapeText(err.Error()))
-		os.Exit(1)
+		os.Exit(cli.ExitCode(err)) // 1, or a command's own code (mesh: 2 broken, 3 unverified)
 	}
 }

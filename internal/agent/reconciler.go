@@ -65,6 +65,7 @@ type Reconciler struct {
 	limiter   *eventLimiter
 	others    otherWriters
 	fallback  countsOnlyFallback
+	flaps     flapTracker // flaps.go
 
 	mu      sync.Mutex
 	objects map[string]*objectState
@@ -201,7 +202,9 @@ func (r *Reconciler) build(ctx context.Context, obj *v3.CalicoNodeStatus, union 
 	if peersFirstSeen {
 		r.Metrics.observePeers(shared.BGP)
 	}
-	return ownSections(shared)
+	own := ownSections(shared)
+	own.BGP = r.flapHistory(seq, snap, union, obj.Status.BGP, own.BGP, r.Now())
+	return own
 }
 
 // collected records that obj was collected at now and returns the time until its next grid point (0: none,

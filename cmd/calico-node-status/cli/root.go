@@ -86,6 +86,7 @@ As a kubectl plugin: copy or link the binary as %[2]s anywhere on PATH, then
 	cmd.SetErr(o.Streams.ErrOut)
 	r.flags.AddFlags(cmd.PersistentFlags())
 	cmd.AddCommand(newGetCommand(r), newCreateCommand(r), newCheckCommand(r))
+	addGlanceCommands(cmd, r)
 	return cmd
 }
 
