@@ -135,3 +135,7 @@ bench: controlplane ## Our agent vs an original-style baseline on an 11-node BIR
 .PHONY: bench-retry
 bench-retry: controlplane ## 20 agents, node with peers nobody answers vs all healthy: writes/object/hour, API server + etcd CPU above idle (root; docs/benchmarks.md). BENCH_FLAGS=--quick for a smoke run.
 	go run ./test/bench --retry $(BENCH_FLAGS)
+
+.PHONY: bench-fleet
+bench-fleet: controlplane ## Fleet benchmark: N hollow nodes running the real agent code against kube-apiserver + etcd (docs/benchmarks.md). BENCH_FLAGS e.g. --nodes 10,100,1000 --window 60s; --quick for a smoke run.
+	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) flock /tmp/cns-lab.lock go run ./test/fleet/cmd/bench-fleet $(BENCH_FLAGS)

@@ -1,0 +1,104 @@
+package fleet
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"k8s.io/client-go/rest"
+)
+
+// putHistogram is the API server's own apiserver_request_duration_seconds histogram of status PUTs of
+// CalicoNodeStatus (cumulative count per upper bound, summed over the other labels). Unlike the agents'
+// client-side latency it does not include the fleet process' own scheduling delays.
+type putHistogram map[float64]float64
+
+func scrapePutHistogram(ctx context.Context, cfg *rest.Config) (putHistogram, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP client for /metrics: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(cfg.Host, "/")+"/metrics", nil)
+	if err != nil {
+		return nil, fmt.Errorf("request /metrics: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET /metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	h := putHistogram{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_duration_seconds_bucket{") ||
+			!strings.Contains(line, `resource="caliconodestatuses"`) || !strings.Contains(line, `subresource="status"`) ||
+			!strings.Contains(line, `verb="PUT"`) {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, `le="`)
+		if !ok {
+			continue
+		}
+		leStr, rest, _ := strings.Cut(rest, `"`)
+		le, err := strconv.ParseFloat(leStr, 64)
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[len(fields)-1], 64)
+		if err != nil {
+			continue
+		}
+		h[le] += v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read /metrics: %w", err)
+	}
+	return h, nil
+}
+
+// quantile of the PUTs between before and h (seconds), interpolated within the bucket as Prometheus'
+// histogram_quantile does; NaN when there were none.
+func (h putHistogram) quantile(before putHistogram, q float64) float64 {
+	les := make([]float64, 0, len(h))
+	for le := range h {
+		les = append(les, le)
+	}
+	slices.Sort(les)
+	if len(les) == 0 {
+		return math.NaN()
+	}
+	total := h[les[len(les)-1]] - before[les[len(les)-1]]
+	if total <= 0 {
+		return math.NaN()
+	}
+	rank := q * total
+	prevLE, prevCount := 0.0, 0.0
+	for _, le := range les {
+		c := h[le] - before[le]
+		if c >= rank {
+			if math.IsInf(le, 1) {
+				return prevLE
+			}
+			if c == prevCount {
+				return le
+			}
+			return prevLE + (le-prevLE)*(rank-prevCount)/(c-prevCount)
+		}
+		prevLE, prevCount = le, c
+	}
+	return prevLE
+}
