@@ -164,7 +164,7 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 		"--set", "apiServer.host=10.0.0.10", "--set", "apiServer.port=6443",
 		"--set", "extraArgs={--max-routes-per-family=2000}",
 		"--set", "nodeIsolation.enabled=false",
-		"--set", "ensureOwnObject=true",
+		"--set", "ensureOwnObject=true", "--set", "apiPriorityAndFairness.enabled=false",
 		"--set", "monitoring.prometheusRule.enabled=true", "--set", "monitoring.grafanaDashboard.enabled=true",
 	)
 	ds, c := daemonSet(t, objs)
@@ -197,6 +197,8 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 			objs["ClusterRole/<nil>/calico-node-status-agent-ensure-own-object"] != nil &&
 			objs["ClusterRoleBinding/<nil>/calico-node-status-agent-ensure-own-object"] != nil},
 		{"PrometheusRule", objs["PrometheusRule/cns-other/calico-node-status"] != nil},
+		{"API Priority and Fairness off", objs["FlowSchema/<nil>/calico-node-status-agent"] == nil &&
+			objs["PriorityLevelConfiguration/<nil>/calico-node-status-agent"] == nil},
 		{"Grafana dashboard ConfigMap", objs["ConfigMap/cns-other/calico-node-status-grafana-dashboard"] != nil},
 	}
 	for _, ch := range checks {
