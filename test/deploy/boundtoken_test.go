@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
@@ -38,18 +37,7 @@ func TestNodeIsolation_RealBoundTokens(t *testing.T) {
 		t.Fatalf("create Node %s: %v", node, err)
 	}
 	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(ctxFor(t, 30*time.Second), node, metav1.DeleteOptions{}) })
-	// No kubelet runs: the Pod only has to exist, scheduled to the node, for a token to be bound to it.
-	pod, err := admin.CoreV1().Pods(namespace).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "agent-on-" + node},
-		Spec: corev1.PodSpec{NodeName: node, ServiceAccountName: serviceAccount, AutomountServiceAccountToken: new(bool),
-			Containers: []corev1.Container{{Name: "agent", Image: "calico-node-status-agent"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create Pod on %s: %v", node, err)
-	}
-	t.Cleanup(func() {
-		_ = admin.CoreV1().Pods(namespace).Delete(ctxFor(t, 30*time.Second), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
-	})
+	pod := podOn(t, admin, namespace, serviceAccount, node)
 
 	tests := []struct {
 		name      string
@@ -67,14 +55,7 @@ func TestNodeIsolation_RealBoundTokens(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := ctxFor(t, time.Minute)
-			tr, err := admin.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, serviceAccount, &authenticationv1.TokenRequest{
-				Spec: authenticationv1.TokenRequestSpec{BoundObjectRef: tt.bound, ExpirationSeconds: ptr64(600)},
-			}, metav1.CreateOptions{})
-			if err != nil {
-				t.Fatalf("TokenRequest for %s: %v", serviceAccount, err)
-			}
-			cfg := rest.AnonymousClientConfig(env.Config)
-			cfg.BearerToken = tr.Status.Token
+			cfg := tokenConfig(t, env, admin, namespace, serviceAccount, tt.bound)
 			typed, err := kubernetes.NewForConfig(cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
@@ -62,29 +61,10 @@ func TestNodeIsolation_AnyServiceAccountBoundToTheRole(t *testing.T) {
 	_, err = admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
 	mustCreate("Node "+node, err)
 	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(ctxFor(t, 30*time.Second), node, metav1.DeleteOptions{}) })
-	pod, err := admin.CoreV1().Pods(otherNS).Create(ctx, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "other-agent-on-" + node},
-		Spec: corev1.PodSpec{NodeName: node, ServiceAccountName: otherSA, AutomountServiceAccountToken: new(bool),
-			Containers: []corev1.Container{{Name: "agent", Image: "calico-node-status-agent"}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create Pod of %s/%s on %s: %v", otherNS, otherSA, node, err)
-	}
-	t.Cleanup(func() {
-		_ = admin.CoreV1().Pods(otherNS).Delete(ctxFor(t, 30*time.Second), pod.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64)})
-	})
-
+	pod := podOn(t, admin, otherNS, otherSA, node)
 	clientWithToken := func(t *testing.T, bound *authenticationv1.BoundObjectReference) client.Client {
 		t.Helper()
-		tr, err := admin.CoreV1().ServiceAccounts(otherNS).CreateToken(ctxFor(t, 30*time.Second), otherSA, &authenticationv1.TokenRequest{
-			Spec: authenticationv1.TokenRequestSpec{BoundObjectRef: bound, ExpirationSeconds: ptr64(600)},
-		}, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("TokenRequest for %s/%s: %v", otherNS, otherSA, err)
-		}
-		cfg := rest.AnonymousClientConfig(env.Config)
-		cfg.BearerToken = tr.Status.Token
-		c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+		c, err := client.New(tokenConfig(t, env, admin, otherNS, otherSA, bound), client.Options{Scheme: env.Scheme})
 		if err != nil {
 			t.Fatal(err)
 		}
