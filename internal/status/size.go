@@ -115,6 +115,24 @@ func peerJSONSize(p *v3.CalicoNodePeer) int {
 	return o.size()
 }
 
+// flapFieldsRoom is the room the budget keeps in p's entry for the flap history the agent adds after the
+// build (flapCount, lastEstablished: internal/agent/flaps.go), at their largest, so the written status
+// stays within the budget whatever the history holds.
+func flapFieldsRoom(p *v3.CalicoNodePeer) int {
+	const (
+		flapCount       = len(`,"flapCount":2147483647`)
+		lastEstablished = len(`,"lastEstablished":"2006-01-02T15:04:05Z"`)
+	)
+	n := 0
+	if p.FlapCount == 0 {
+		n += flapCount
+	}
+	if p.LastEstablished == nil {
+		n += lastEstablished
+	}
+	return n
+}
+
 // int adds an integer field, unless zero (omitempty).
 func (o *objSize) int(key string, v int64) {
 	if v != 0 {
@@ -255,7 +273,7 @@ func (l sizedList) keep(budget int) []int {
 func sizePeers(ps []v3.CalicoNodePeer) sizedList {
 	l := sizedList{sizes: make([]int, len(ps)), ranks: make([]int, len(ps))}
 	for i := range ps {
-		l.sizes[i] = peerJSONSize(&ps[i])
+		l.sizes[i] = peerJSONSize(&ps[i]) + flapFieldsRoom(&ps[i])
 		if ps[i].State == v3.BGPSessionStateEstablished {
 			l.ranks[i] = 1
 		}
