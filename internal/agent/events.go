@@ -55,6 +55,10 @@ func peerTransitions(before, after *v3.CalicoNodeBGPStatus) []peerTransition {
 			k := key{fam, p.PeerIP}
 			seen[k] = true
 			was, existed := old[k]
+			if !existed && before != nil && !complete(before, fam) {
+				// before did not list every session (counts only, or a cut list): not seen is not down.
+				continue
+			}
 			wasUp := existed && was.State == v3.BGPSessionStateEstablished
 			isUp := p.State == v3.BGPSessionStateEstablished
 			if before != nil && wasUp != isUp {
@@ -64,11 +68,20 @@ func peerTransitions(before, after *v3.CalicoNodeBGPStatus) []peerTransition {
 	}
 	for k, p := range old {
 		// A family whose protocols could not be read has no peers in after: that says nothing about them.
-		if !seen[k] && p.State == v3.BGPSessionStateEstablished && !uncollected(after, k.family) {
+		if !seen[k] && p.State == v3.BGPSessionStateEstablished && !uncollected(after, k.family) && complete(after, k.family) {
 			out = append(out, peerTransition{k.family, k.ip, p.Protocol, false, "", "peer no longer configured"})
 		}
 	}
 	return out
+}
+
+// complete reports whether b lists every session of a family its counts include: not so in a counts-only
+// status (fallback.go) or a list cut by its cap or the status budget.
+func complete(b *v3.CalicoNodeBGPStatus, family string) bool {
+	if family == "IPv6" {
+		return int64(len(b.PeersV6)) >= int64(b.NumberEstablishedV6+b.NumberNotEstablishedV6)
+	}
+	return int64(len(b.PeersV4)) >= int64(b.NumberEstablishedV4+b.NumberNotEstablishedV4)
 }
 
 // uncollected reports whether the BGP section says a family's sessions could not be read.

@@ -39,6 +39,22 @@ func TestPeerTransitions(t *testing.T) {
 	if tr := peerTransitions(nil, after); len(tr) != 0 {
 		t.Errorf("first observation gave transitions %v; peers already up are not news", tr)
 	}
+	// A status without its lists (counts only) or with a cut list says nothing about the peers it leaves out:
+	// going back to the full lists is not a peer coming up, a cut list is not a peer going away.
+	full := &v3.CalicoNodeBGPStatus{NumberEstablishedV4: 2, PeersV4: []v3.CalicoNodePeer{
+		peer("10.0.0.1", v3.BGPSessionStateEstablished), peer("10.0.0.3", v3.BGPSessionStateEstablished)}}
+	countsOnly := &v3.CalicoNodeBGPStatus{NumberEstablishedV4: 2}
+	if tr := peerTransitions(countsOnly, full); len(tr) != 0 {
+		t.Errorf("counts only -> full lists gave transitions %v", tr)
+	}
+	if tr := peerTransitions(full, countsOnly); len(tr) != 0 {
+		t.Errorf("full lists -> counts only gave transitions %v", tr)
+	}
+	cut := &v3.CalicoNodeBGPStatus{NumberEstablishedV4: 1, NumberNotEstablishedV4: 1, PeersV4: []v3.CalicoNodePeer{
+		peer("10.0.0.3", v3.BGPSessionStateIdle)}}
+	if tr := peerTransitions(full, cut); len(tr) != 1 || tr[0].peerIP != "10.0.0.3" || tr[0].established {
+		t.Errorf("full -> cut list gave transitions %v, want 10.0.0.3 down only", tr)
+	}
 }
 
 func TestEventLimiter(t *testing.T) {
