@@ -112,7 +112,23 @@ func render(t *testing.T, env *testenv.Env, args ...string) map[string]map[strin
 func TestHelm_DefaultValuesRenderConfigObjects(t *testing.T) {
 	env := testenv.Shared(t)
 	chart := render(t, env)
-	for _, o := range chart {
+	stripHelmLabels(t, chart)
+	config := objects(t, run(t, "", filepath.Join(env.BinDir, "kubectl"), "kustomize", filepath.Join(env.RepoRoot, "config")))
+	if diff := cmp.Diff(keys(config), keys(chart)); diff != "" {
+		t.Fatalf("objects of config/ (-) and of the chart (+) differ:\n%s", diff)
+	}
+	for k, want := range config {
+		if diff := cmp.Diff(want, chart[k]); diff != "" {
+			t.Errorf("%s: config/ (-) and the chart (+) differ:\n%s", k, diff)
+		}
+	}
+}
+
+// stripHelmLabels removes Helm's own labels from objs, failing the test for an object (but the CRD) without
+// one of them.
+func stripHelmLabels(t *testing.T, objs map[string]map[string]any) {
+	t.Helper()
+	for _, o := range objs {
 		md := o["metadata"].(map[string]any)
 		labels, _ := md["labels"].(map[string]any)
 		for _, l := range helmLabels {
@@ -122,13 +138,21 @@ func TestHelm_DefaultValuesRenderConfigObjects(t *testing.T) {
 			delete(labels, l)
 		}
 	}
-	config := objects(t, run(t, "", filepath.Join(env.BinDir, "kubectl"), "kustomize", filepath.Join(env.RepoRoot, "config")))
-	if diff := cmp.Diff(keys(config), keys(chart)); diff != "" {
-		t.Fatalf("objects of config/ (-) and of the chart (+) differ:\n%s", diff)
+}
+
+// TestHelm_EnsureOwnObjectRBACMatchesConfig: with ensureOwnObject the chart adds exactly the objects of
+// config/rbac/ensure-own-object (its role generated from internal/agent/ownobject's marker), field for field.
+func TestHelm_EnsureOwnObjectRBACMatchesConfig(t *testing.T) {
+	env := testenv.Shared(t)
+	chart := render(t, env, "--set", "ensureOwnObject=true")
+	stripHelmLabels(t, chart)
+	config := objects(t, run(t, "", filepath.Join(env.BinDir, "kubectl"), "kustomize", filepath.Join(env.RepoRoot, "config", "rbac", "ensure-own-object")))
+	if len(config) != 2 {
+		t.Fatalf("config/rbac/ensure-own-object has %v, want a ClusterRole and its binding", keys(config))
 	}
 	for k, want := range config {
 		if diff := cmp.Diff(want, chart[k]); diff != "" {
-			t.Errorf("%s: config/ (-) and the chart (+) differ:\n%s", k, diff)
+			t.Errorf("%s: config/rbac/ensure-own-object (-) and the chart (+) differ:\n%s", k, diff)
 		}
 	}
 }
