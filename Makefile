@@ -19,14 +19,22 @@ $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 	cd hack/tools && go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy and the CRD from api/v3.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy and the CRD from api/v3, the agent's ClusterRoles from +kubebuilder:rbac markers.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/projectcalico.org_caliconodestatuses.yaml charts/calico-node-status/crds/
+	@# One ClusterRole per run (controller-gen merges the markers of all paths): the agent's from internal/agent
+	@# alone (no /...), the optional --ensure-own-object one from its own package.
+	$(CONTROLLER_GEN) rbac:roleName=calico-node-status-agent,fileName=cluster_role.yaml,headerFile=hack/rbac/agent.header.txt \
+		paths=./internal/agent output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=calico-node-status-agent-ensure-own-object,fileName=cluster_role.yaml,headerFile=hack/rbac/ensure-own-object.header.txt \
+		paths=./internal/agent/ownobject output:rbac:artifacts:config=config/rbac/ensure-own-object
+	cp config/rbac/cluster_role.yaml charts/calico-node-status/files/rbac/agent-cluster-role.yaml
+	cp config/rbac/ensure-own-object/cluster_role.yaml charts/calico-node-status/files/rbac/ensure-own-object-cluster-role.yaml
 	cp config/monitoring/rules/calico-node-status.rules.yaml config/monitoring/grafana-dashboard.json charts/calico-node-status/files/
 
 .PHONY: verify
-verify: ## Generated files match api/v3; gofmt; go vet.
+verify: ## Generated files match api/v3 and the RBAC markers; gofmt; go vet.
 	@hack/verify-generated.sh
 	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go')); test -z "$$out" || { echo "verify: gofmt needed on: $$out" >&2; exit 1; }
 	go vet ./...

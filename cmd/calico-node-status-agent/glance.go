@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/calico-node-status/calico-node-status/internal/agent"
+	"github.com/calico-node-status/calico-node-status/internal/agent/ownobject"
 )
 
 // glanceOptions are the agent's flags for the cluster-wide views and the always-on metrics (issue 14).
@@ -37,7 +38,7 @@ func startGlance(ctx context.Context, o options, store *agent.KubeStore, ctrl *a
 		go loop.Run(ctx)
 	}
 	if o.glance.ensureOwnObject {
-		own := &agent.OwnObject{Node: o.nodeName, Store: store, Creator: store, Synced: ctrl.Synced, Log: log}
+		own := &ownobject.Ensurer{Node: o.nodeName, Store: store, Creator: store, Synced: ctrl.Synced, Log: log}
 		go func() { _, _ = own.Run(ctx) }() // it logs its outcome; ends with ctx
 	}
 	return nil

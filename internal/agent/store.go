@@ -48,6 +48,11 @@ type KubeStore struct {
 	APIChecker *APIChecker
 }
 
+// RBAC (config/rbac/cluster_role.yaml is generated from this package's markers): the node's informer
+// lists and watches with the field selector spec.node=<node>, and Fresh gets one object. RBAC cannot
+// restrict by field: config/admission holds the agent's writes to its own node's objects.
+// +kubebuilder:rbac:groups=projectcalico.org,resources=caliconodestatuses,verbs=get;list;watch
+
 // NewKubeStore creates the REST client for projectcalico.org/v3 and the node's informer.
 func NewKubeStore(cfg *rest.Config, nodeName string) (*KubeStore, error) {
 	scheme := runtime.NewScheme()
@@ -127,6 +132,10 @@ func (s *KubeStore) Fresh(ctx context.Context, name string) (*v3.CalicoNodeStatu
 	}
 	return out, nil
 }
+
+// RBAC: status writes go through the status subresource only, never spec, never create or delete. The
+// agent PUTs (update); patch is granted too, as it always was, for a writer that patches the status.
+// +kubebuilder:rbac:groups=projectcalico.org,resources=caliconodestatuses/status,verbs=update;patch
 
 // UpdateStatus implements Store with a PUT of the status subresource: the API server checks the
 // resourceVersion, and sections the object no longer has are removed.

@@ -14,6 +14,7 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/agent"
+	"github.com/calico-node-status/calico-node-status/internal/agent/ownobject"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -65,7 +66,7 @@ func TestEnsureOwnObject_AgentCreatesOnlyItsOwnNodesObject(t *testing.T) {
 		rctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
 		go store.Informer().RunWithContext(rctx)
-		own := &agent.OwnObject{Node: nodeName, Store: store, Creator: store, Synced: store.Informer().HasSynced,
+		own := &ownobject.Ensurer{Node: nodeName, Store: store, Creator: store, Synced: store.Informer().HasSynced,
 			MinBackoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
 		return own.Run(rctx)
 	}

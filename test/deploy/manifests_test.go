@@ -2,9 +2,11 @@ package deploy_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -136,10 +138,12 @@ func TestConfig_ManifestsAgree(t *testing.T) {
 		}
 		return nil
 	}
-	var hostRun, token *corev1.Volume
+	birdRunDirs := agentSocketDirs(t, env)
+	var token *corev1.Volume
+	hostRun := map[string]*corev1.Volume{} // hostPath volumes by host path
 	for i, v := range pod.Volumes {
-		if v.HostPath != nil && v.HostPath.Path == "/var/run/calico" {
-			hostRun = &pod.Volumes[i]
+		if v.HostPath != nil {
+			hostRun[v.HostPath.Path] = &pod.Volumes[i]
 		}
 		if v.Projected != nil {
 			for _, s := range v.Projected.Sources {
@@ -165,9 +169,9 @@ func TestConfig_ManifestsAgree(t *testing.T) {
 			vapb.Spec.ValidationActions[0] == admissionregistrationv1.Deny && vap.Spec.FailurePolicy != nil && *vap.Spec.FailurePolicy == admissionregistrationv1.Fail},
 		{"host network", pod.HostNetwork},
 		{"NODENAME from the downward API spec.nodeName", hasEnvFromField(c.Env, "NODENAME", "spec.nodeName")},
-		{"/var/run/calico mounted read-only from the host", hostRun != nil && mountOf(hostRun.Name) != nil &&
-			mountOf(hostRun.Name).MountPath == "/var/run/calico" && mountOf(hostRun.Name).ReadOnly},
-		{"BIRD sockets inside the mounted directory", filepath.Dir(arg("bird-socket")) == "/var/run/calico" && filepath.Dir(arg("bird6-socket")) == "/var/run/calico"},
+		{"no BIRD socket flags: the agent tries calico-node's sockets in order", arg("bird-socket") == "" && arg("bird6-socket") == ""},
+		{fmt.Sprintf("the directories of the sockets the agent tries (%v) mounted read-only from the host, and no other", birdRunDirs),
+			len(hostRun) == len(birdRunDirs) && readOnlyAtSamePath(hostRun, mountOf, birdRunDirs...)},
 		{"health probes on the --health-probe-bind-address port", c.LivenessProbe != nil && c.ReadinessProbe != nil &&
 			c.LivenessProbe.HTTPGet.Path == "/healthz" && c.ReadinessProbe.HTTPGet.Path == "/readyz" &&
 			c.LivenessProbe.HTTPGet.Port.StrVal == "health" && ":"+port("health") == arg("health-probe-bind-address")},
@@ -191,6 +195,48 @@ func TestConfig_ManifestsAgree(t *testing.T) {
 			t.Errorf("config/: %s: not so", ch.what)
 		}
 	}
+}
+
+// agentSocketDirs are the directories of the sockets the agent tries when its socket flags are left unset,
+// as its own -help says ("left unset, /var/run/calico/bird.ctl then /var/run/bird/bird.ctl"): calico-node's
+// BIRD, then a host BIRD.
+func agentSocketDirs(t *testing.T, env *testenv.Env) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "run", "./cmd/calico-node-status-agent", "-help")
+	cmd.Dir = env.RepoRoot
+	out, err := cmd.CombinedOutput() // -help may exit non-zero; the usage is what counts
+	seen := map[string]bool{}
+	var dirs []string
+	for _, m := range regexp.MustCompile(`left unset, ([^,(]+)`).FindAllStringSubmatch(string(out), -1) {
+		for _, sock := range strings.Split(strings.TrimSpace(m[1]), " then ") {
+			if d := filepath.Dir(sock); !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("the agent's -help names no sockets it tries (%v):\n%s", err, out)
+	}
+	return dirs
+}
+
+// readOnlyAtSamePath says whether each of dirs is a hostPath volume (created when missing, so a node without
+// that BIRD still runs the agent) mounted read-only at the same path in the container.
+func readOnlyAtSamePath(hostPaths map[string]*corev1.Volume, mountOf func(string) *corev1.VolumeMount, dirs ...string) bool {
+	for _, d := range dirs {
+		v := hostPaths[d]
+		if v == nil || v.HostPath.Type == nil || *v.HostPath.Type != corev1.HostPathDirectoryOrCreate {
+			return false
+		}
+		m := mountOf(v.Name)
+		if m == nil || m.MountPath != d || !m.ReadOnly {
+			return false
+		}
+	}
+	return true
 }
 
 func hasEnvFromField(env []corev1.EnvVar, name, path string) bool {

@@ -112,7 +112,23 @@ func render(t *testing.T, env *testenv.Env, args ...string) map[string]map[strin
 func TestHelm_DefaultValuesRenderConfigObjects(t *testing.T) {
 	env := testenv.Shared(t)
 	chart := render(t, env)
-	for _, o := range chart {
+	stripHelmLabels(t, chart)
+	config := objects(t, run(t, "", filepath.Join(env.BinDir, "kubectl"), "kustomize", filepath.Join(env.RepoRoot, "config")))
+	if diff := cmp.Diff(keys(config), keys(chart)); diff != "" {
+		t.Fatalf("objects of config/ (-) and of the chart (+) differ:\n%s", diff)
+	}
+	for k, want := range config {
+		if diff := cmp.Diff(want, chart[k]); diff != "" {
+			t.Errorf("%s: config/ (-) and the chart (+) differ:\n%s", k, diff)
+		}
+	}
+}
+
+// stripHelmLabels removes Helm's own labels from objs, failing the test for an object (but the CRD) without
+// one of them.
+func stripHelmLabels(t *testing.T, objs map[string]map[string]any) {
+	t.Helper()
+	for _, o := range objs {
 		md := o["metadata"].(map[string]any)
 		labels, _ := md["labels"].(map[string]any)
 		for _, l := range helmLabels {
@@ -122,13 +138,21 @@ func TestHelm_DefaultValuesRenderConfigObjects(t *testing.T) {
 			delete(labels, l)
 		}
 	}
-	config := objects(t, run(t, "", filepath.Join(env.BinDir, "kubectl"), "kustomize", filepath.Join(env.RepoRoot, "config")))
-	if diff := cmp.Diff(keys(config), keys(chart)); diff != "" {
-		t.Fatalf("objects of config/ (-) and of the chart (+) differ:\n%s", diff)
+}
+
+// TestHelm_EnsureOwnObjectRBACMatchesConfig: with ensureOwnObject the chart adds exactly the objects of
+// config/rbac/ensure-own-object (its role generated from internal/agent/ownobject's marker), field for field.
+func TestHelm_EnsureOwnObjectRBACMatchesConfig(t *testing.T) {
+	env := testenv.Shared(t)
+	chart := render(t, env, "--set", "ensureOwnObject=true")
+	stripHelmLabels(t, chart)
+	config := objects(t, run(t, "", filepath.Join(env.BinDir, "kubectl"), "kustomize", filepath.Join(env.RepoRoot, "config", "rbac", "ensure-own-object")))
+	if len(config) != 2 {
+		t.Fatalf("config/rbac/ensure-own-object has %v, want a ClusterRole and its binding", keys(config))
 	}
 	for k, want := range config {
 		if diff := cmp.Diff(want, chart[k]); diff != "" {
-			t.Errorf("%s: config/ (-) and the chart (+) differ:\n%s", k, diff)
+			t.Errorf("%s: config/rbac/ensure-own-object (-) and the chart (+) differ:\n%s", k, diff)
 		}
 	}
 }
@@ -155,7 +179,8 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 	objs := render(t, env,
 		"--set", "namespace.name=cns-other",
 		"--set", "image.repository=registry.example/agent", "--set", "image.tag=v1.2.3", "--set", "image.pullPolicy=Always",
-		"--set", "bird.socketDir=/run/bird", "--set", "bird.socket=bird2.ctl", "--set", "bird.socket6=bird2.ctl",
+		"--set", "bird.calicoRunDir=/run/calico-elsewhere", "--set", "bird.birdRunDir=/run/bird-elsewhere",
+		"--set", "bird.socket=/var/run/bird/bird.ctl", "--set", "bird.socket6=/var/run/bird/bird.ctl",
 		"--set", "capabilities.add={NET_ADMIN}",
 		"--set", "resources.limits.memory=128Mi",
 		"--set", "tolerations=null",
@@ -169,10 +194,12 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 	)
 	ds, c := daemonSet(t, objs)
 	pod := ds.Spec.Template.Spec
-	var hostPath string
+	hostPathAt := map[string]string{} // mount path in the container -> host path
 	for _, v := range pod.Volumes {
-		if v.HostPath != nil {
-			hostPath = v.HostPath.Path
+		for _, m := range c.VolumeMounts {
+			if v.HostPath != nil && m.Name == v.Name {
+				hostPathAt[m.MountPath] = v.HostPath.Path
+			}
 		}
 	}
 	args := strings.Join(c.Args, " ")
@@ -182,8 +209,8 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 	}{
 		{"namespace", ds.Namespace == "cns-other" && objs["Namespace/<nil>/cns-other"] != nil && objs["ServiceAccount/cns-other/calico-node-status-agent"] != nil},
 		{"image", c.Image == "registry.example/agent:v1.2.3" && c.ImagePullPolicy == corev1.PullAlways},
-		{"socket directory", hostPath == "/run/bird"},
-		{"socket names", strings.Contains(args, "--bird-socket=/var/run/calico/bird2.ctl") && strings.Contains(args, "--bird6-socket=/var/run/calico/bird2.ctl")},
+		{"socket directories", len(hostPathAt) == 2 && hostPathAt["/var/run/calico"] == "/run/calico-elsewhere" && hostPathAt["/var/run/bird"] == "/run/bird-elsewhere"},
+		{"sockets", strings.Contains(args, "--bird-socket=/var/run/bird/bird.ctl") && strings.Contains(args, "--bird6-socket=/var/run/bird/bird.ctl")},
 		{"capabilities", c.SecurityContext.Capabilities != nil && len(c.SecurityContext.Capabilities.Add) == 1 && c.SecurityContext.Capabilities.Add[0] == "NET_ADMIN"},
 		{"resources", c.Resources.Limits.Memory().String() == "128Mi"},
 		{"tolerations", len(pod.Tolerations) == 0},
@@ -204,6 +231,20 @@ func TestHelm_ValuesChangeWhatTheySay(t *testing.T) {
 	for _, ch := range checks {
 		if !ch.ok {
 			t.Errorf("value for %s not applied; DaemonSet:\n%+v", ch.what, pod)
+		}
+	}
+}
+
+// TestHelm_SocketMustBeAContainerPath: a socket value that is not a path in the container (a bare name, as
+// in a socket directory) is refused at render time rather than passed to the agent as a relative path.
+func TestHelm_SocketMustBeAContainerPath(t *testing.T) {
+	env := testenv.Shared(t)
+	for _, value := range []string{"bird.socket", "bird.socket6"} {
+		cmd := exec.Command(helm(t, env.RepoRoot), "template", "calico-node-status", filepath.Join(env.RepoRoot, "charts", "calico-node-status"),
+			"--kube-version", serverVersion(t, env), "--set", value+"=bird.ctl")
+		out, err := cmd.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), value+" must be a path in the agent's container") {
+			t.Errorf("%s=bird.ctl: %v, want the chart to refuse it:\n%s", value, err, out)
 		}
 	}
 }

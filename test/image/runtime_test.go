@@ -2,8 +2,8 @@ package image_test
 
 // Tier "runtime" (root, runc, a BIRD lab, a real API server): the image `make image` builds, unpacked and
 // run by a real OCI runtime with the DaemonSet's user, groups, capabilities, read-only root, host
-// network and mounts, reaches BIRD through the read-only socket directory and the API server with a
-// Pod-bound token, and writes the status.
+// network and mounts, reaches a host BIRD through the read-only /var/run/bird (falling back from an empty
+// /var/run/calico, as calico-node does) and the API server with a Pod-bound token, and writes the status.
 
 import (
 	"bufio"
@@ -104,7 +104,10 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 
 	lb := lab.Start(t, lab.Options{Name: "cnsrunc", Nodes: 1})
 	node := lb.Nodes[0]
-	runDir := filepath.Dir(node.Socket4) // the node's BIRD run directory, its /var/run/calico
+	// This node runs no calico-node: its /var/run/calico is empty, and the lab node's BIRD plays a BIRD
+	// installed on the host, in /var/run/bird. The DaemonSet names no socket, so the agent must fall back to
+	// it as calico-node does (test/node covers calico-node's /var/run/calico).
+	hostBirdDir := filepath.Dir(node.Socket4)
 
 	admin, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
@@ -155,6 +158,10 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 	if err := os.Chmod(bundle, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	emptyCalicoDir := filepath.Join(bundle, "host-var-run-calico")
+	if err := os.Mkdir(emptyCalicoDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	rootfs := filepath.Join(bundle, "rootfs")
 	if err := l.Unpack(im, rootfs); err != nil {
 		t.Fatalf("unpack the %s image: %v", platform, err)
@@ -164,9 +171,10 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 	volumeSource := map[string]string{}
 	for _, v := range ds.Spec.Template.Spec.Volumes {
 		switch {
-		case v.HostPath != nil:
-			// The lab node's BIRD run directory plays the node's /var/run/calico.
-			volumeSource[v.Name] = runDir
+		case v.HostPath != nil && v.HostPath.Path == "/var/run/calico":
+			volumeSource[v.Name] = emptyCalicoDir
+		case v.HostPath != nil && v.HostPath.Path == "/var/run/bird":
+			volumeSource[v.Name] = hostBirdDir
 		case v.Projected != nil:
 			var exp *int64
 			var audience []string
@@ -304,8 +312,10 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 		if o := mounts["/"]; !hasOpt(o, "ro") {
 			t.Errorf("root file system mounted %q: want read-only", o)
 		}
-		if o, ok := mounts["/var/run/calico"]; !ok || !hasOpt(o, "ro") {
-			t.Errorf("/var/run/calico mounted %q (present %v): want the lab's run directory, read-only", o, ok)
+		for _, d := range []string{"/var/run/calico", "/var/run/bird"} {
+			if o, ok := mounts[d]; !ok || !hasOpt(o, "ro") {
+				t.Errorf("%s mounted %q (present %v): want the host's directory, read-only", d, o, ok)
+			}
 		}
 	})
 

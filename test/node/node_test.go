@@ -253,9 +253,21 @@ func newCNS(name, node string) *v3.CalicoNodeStatus {
 }
 
 // renderConfig renders config/ with kubectl kustomize and sets what a user sets for this cluster: the
-// agent's image (kustomize edit set image) and BIRD's run directory (a patch of the hostPath).
+// agent's image (kustomize edit set image) and BIRD's run directory (a patch of the /var/run/calico
+// hostPath: the lab node's BIRD plays calico-node's). The /var/run/bird hostPath (a BIRD installed on the
+// host) becomes an empty directory of the test's, so the node test neither creates /var/run/bird on this
+// machine nor reads a BIRD that happens to run there; test/image covers the agent's fallback to it.
 func renderConfig(t *testing.T, env *testenv.Env, image, birdDir string) []unstructured.Unstructured {
 	t.Helper()
+	// Not t.TempDir(): the kubelet's bind mount must be readable by the agent's uid 65532 like /var/run/bird.
+	noHostBird, err := os.MkdirTemp("", "cns-node-no-host-bird-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(noHostBird) })
+	if err := os.Chmod(noHostBird, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	out, err := env.Kubectl(context.Background(), "", "kustomize", filepath.Join(env.RepoRoot, "config"))
 	if err != nil {
 		t.Fatal(err)
@@ -275,15 +287,23 @@ func renderConfig(t *testing.T, env *testenv.Env, image, birdDir string) []unstr
 				t.Fatal(err)
 			}
 			ds.Spec.Template.Spec.Containers[0].Image = image
-			found := false
+			found := map[string]bool{}
 			for i, v := range ds.Spec.Template.Spec.Volumes {
-				if v.HostPath != nil && v.HostPath.Path == "/var/run/calico" {
+				if v.HostPath == nil {
+					continue
+				}
+				found[v.HostPath.Path] = true
+				switch v.HostPath.Path {
+				case "/var/run/calico":
 					ds.Spec.Template.Spec.Volumes[i].HostPath.Path = birdDir
-					found = true
+				case "/var/run/bird":
+					ds.Spec.Template.Spec.Volumes[i].HostPath.Path = noHostBird
+				default:
+					t.Fatalf("the DaemonSet mounts the host's %s, which this test does not know how to provide", v.HostPath.Path)
 				}
 			}
-			if !found {
-				t.Fatal("the DaemonSet has no hostPath /var/run/calico volume")
+			if !found["/var/run/calico"] || !found["/var/run/bird"] {
+				t.Fatalf("the DaemonSet's hostPath volumes %v: want /var/run/calico and /var/run/bird", found)
 			}
 			m, err := toUnstructured(&ds)
 			if err != nil {
