@@ -19,11 +19,12 @@ $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 	cd hack/tools && go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy and the CRD from api/v3.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy, the CRD and the typed client (pkg/generated) from api/v3.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/projectcalico.org_caliconodestatuses.yaml charts/calico-node-status/crds/
 	cp config/monitoring/rules/calico-node-status.rules.yaml config/monitoring/grafana-dashboard.json charts/calico-node-status/files/
+	hack/codegen.sh $(LOCALBIN)
 
 .PHONY: verify
 verify: ## Generated files match api/v3; gofmt; go vet.
