@@ -8,13 +8,15 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${1:?usage: hack/codegen.sh BINDIR}
 cd "$root"
+mkdir -p "$bin"
+bin=$(cd "$bin" && pwd)
 module=$(go list -m)
 out=pkg/generated
 pkg=$module/$out
 header=hack/boilerplate.go.txt
-export GOWORK=off GOFLAGS=-mod=mod
+# The same module graph whatever the caller's environment: no workspace, go.mod never rewritten.
+export GOWORK=off GOFLAGS=-mod=readonly
 
-mkdir -p "$bin"
 (cd hack/tools && for g in client-gen lister-gen informer-gen applyconfiguration-gen; do
 	go build -o "$bin/$g" "k8s.io/code-generator/cmd/$g"
 done)
