@@ -21,7 +21,8 @@ type ObjectCreator interface {
 // caliconodestatuses (config/rbac/ensure-own-object); the node isolation policy (config/admission) refuses
 // an object of any other node.
 func (s *KubeStore) Create(ctx context.Context, obj *v3.CalicoNodeStatus) error {
-	return s.rest.Post().Resource(resource).Param("fieldManager", FieldOwner).Body(obj).Do(ctx).Error()
+	_, err := s.client.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldOwner})
+	return err
 }
 
 // OwnObject makes sure the agent's node has a CalicoNodeStatus, so that a cluster-wide view covers every
