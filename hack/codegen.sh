@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Generates the typed clientset, listers, informers and apply configurations of api/v3 into pkg/generated
-# with k8s.io/code-generator's generators, pinned in hack/tools/go.mod at the version of the k8s.io/*
-# modules in go.mod. The output directory is removed first so nothing stale survives a type's removal;
+# Generates the typed clientset, listers and informers of api/v3 into pkg/generated with
+# k8s.io/code-generator's generators, pinned in hack/tools/go.mod at the version of the k8s.io/* modules in
+# go.mod. No apply configurations (applyconfiguration-gen): nothing here uses server-side apply, and with
+# them the typed client imports client-go's meta/v1 apply configurations, which link client-go's discovery
+# and with it every built-in API group: +8.8 MiB of RSS for the agent (docs/benchmarks.md, "Memory"). The output directory is removed first so nothing stale survives a type's removal;
 # the generators' output depends only on api/v3 and their version, so a second run changes nothing.
 # Usage: hack/codegen.sh BINDIR (where the generators are built).
 set -euo pipefail
@@ -17,7 +19,7 @@ header=hack/boilerplate.go.txt
 # The same module graph whatever the caller's environment: no workspace, go.mod never rewritten.
 export GOWORK=off GOFLAGS=-mod=readonly
 
-(cd hack/tools && for g in client-gen lister-gen informer-gen applyconfiguration-gen; do
+(cd hack/tools && for g in client-gen lister-gen informer-gen; do
 	go build -o "$bin/$g" "k8s.io/code-generator/cmd/$g"
 done)
 
@@ -29,12 +31,8 @@ rm -rf "$out"
 mkdir -p "$out"
 cp "$keep" "$out/doc.go"
 
-"$bin/applyconfiguration-gen" --go-header-file "$header" \
-	--output-dir "$out/applyconfiguration" --output-pkg "$pkg/applyconfiguration" \
-	"$module/api/v3"
 "$bin/client-gen" --go-header-file "$header" \
 	--output-dir "$out/clientset" --output-pkg "$pkg/clientset" --clientset-name versioned \
-	--apply-configuration-package "$pkg/applyconfiguration" \
 	--input-base "$module" --input api/v3
 "$bin/lister-gen" --go-header-file "$header" \
 	--output-dir "$out/listers" --output-pkg "$pkg/listers" \

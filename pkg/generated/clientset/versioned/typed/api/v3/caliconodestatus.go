@@ -8,7 +8,6 @@ import (
 	context "context"
 
 	apiv3 "github.com/calico-node-status/calico-node-status/api/v3"
-	applyconfigurationapiv3 "github.com/calico-node-status/calico-node-status/pkg/generated/applyconfiguration/api/v3"
 	scheme "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/scheme"
 	v1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	types "k8s.io/apimachinery/pkg/types"
@@ -34,21 +33,18 @@ type CalicoNodeStatusInterface interface {
 	List(ctx context.Context, opts v1.ListOptions) (*apiv3.CalicoNodeStatusList, error)
 	Watch(ctx context.Context, opts v1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts v1.PatchOptions, subresources ...string) (result *apiv3.CalicoNodeStatus, err error)
-	Apply(ctx context.Context, calicoNodeStatus *applyconfigurationapiv3.CalicoNodeStatusApplyConfiguration, opts v1.ApplyOptions) (result *apiv3.CalicoNodeStatus, err error)
-	// Add a +genclient:noStatus comment above the type to avoid generating ApplyStatus().
-	ApplyStatus(ctx context.Context, calicoNodeStatus *applyconfigurationapiv3.CalicoNodeStatusApplyConfiguration, opts v1.ApplyOptions) (result *apiv3.CalicoNodeStatus, err error)
 	CalicoNodeStatusExpansion
 }
 
 // calicoNodeStatuses implements CalicoNodeStatusInterface
 type calicoNodeStatuses struct {
-	*gentype.ClientWithListAndApply[*apiv3.CalicoNodeStatus, *apiv3.CalicoNodeStatusList, *applyconfigurationapiv3.CalicoNodeStatusApplyConfiguration]
+	*gentype.ClientWithList[*apiv3.CalicoNodeStatus, *apiv3.CalicoNodeStatusList]
 }
 
 // newCalicoNodeStatuses returns a CalicoNodeStatuses
 func newCalicoNodeStatuses(c *ProjectcalicoV3Client) *calicoNodeStatuses {
 	return &calicoNodeStatuses{
-		gentype.NewClientWithListAndApply[*apiv3.CalicoNodeStatus, *apiv3.CalicoNodeStatusList, *applyconfigurationapiv3.CalicoNodeStatusApplyConfiguration](
+		gentype.NewClientWithList[*apiv3.CalicoNodeStatus, *apiv3.CalicoNodeStatusList](
 			"caliconodestatuses",
 			c.RESTClient(),
 			scheme.ParameterCodec,

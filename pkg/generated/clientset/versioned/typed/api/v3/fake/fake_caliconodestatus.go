@@ -6,20 +6,19 @@ package fake
 
 import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	apiv3 "github.com/calico-node-status/calico-node-status/pkg/generated/applyconfiguration/api/v3"
-	typedapiv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
+	apiv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 	gentype "k8s.io/client-go/gentype"
 )
 
 // fakeCalicoNodeStatuses implements CalicoNodeStatusInterface
 type fakeCalicoNodeStatuses struct {
-	*gentype.FakeClientWithListAndApply[*v3.CalicoNodeStatus, *v3.CalicoNodeStatusList, *apiv3.CalicoNodeStatusApplyConfiguration]
+	*gentype.FakeClientWithList[*v3.CalicoNodeStatus, *v3.CalicoNodeStatusList]
 	Fake *FakeProjectcalicoV3
 }
 
-func newFakeCalicoNodeStatuses(fake *FakeProjectcalicoV3) typedapiv3.CalicoNodeStatusInterface {
+func newFakeCalicoNodeStatuses(fake *FakeProjectcalicoV3) apiv3.CalicoNodeStatusInterface {
 	return &fakeCalicoNodeStatuses{
-		gentype.NewFakeClientWithListAndApply[*v3.CalicoNodeStatus, *v3.CalicoNodeStatusList, *apiv3.CalicoNodeStatusApplyConfiguration](
+		gentype.NewFakeClientWithList[*v3.CalicoNodeStatus, *v3.CalicoNodeStatusList](
 			fake.Fake,
 			"",
 			v3.SchemeGroupVersion.WithResource("caliconodestatuses"),
