@@ -15,8 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	typedv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
+	typedv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 )
 
 type getOptions struct {
