@@ -44,7 +44,8 @@ const resource = "caliconodestatuses"
 // reason the informer is built here over the typed client, not taken from pkg/generated/informers: those
 // take the versioned clientset, whose discovery client links every built-in API group too; measured with
 // test/membench (10k routes), the agent's peak RSS was 36.9 MiB with the clientset and generated informer,
-// against 28.1 MiB before and 28.7-29.6 MiB with this typed client and lister (docs/benchmarks.md, "Memory").
+// against 28.5 MiB before (mean of 3 runs) and 29.2 MiB with this typed client and lister (mean of 3;
+// docs/benchmarks.md, "Memory"): under the 30 MB target, but with little room left.
 // The shape is the same: one informer, one rate-limited workqueue (see Controller).
 type KubeStore struct {
 	client   typedv3.CalicoNodeStatusInterface
