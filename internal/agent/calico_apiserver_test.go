@@ -148,7 +148,6 @@ func calicoAPIService(t *testing.T) *unstructured.Unstructured {
 
 func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client // Calico's objects, as unstructured
 	cs := cns(env)
 	ctx := context.Background()
 	crds := testenv.CalicoObjects(t, testenv.CalicoV1CRDDir)
@@ -157,7 +156,7 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	}
 	t.Cleanup(func() {
 		for _, o := range crds {
-			_ = c.Delete(context.Background(), o)
+			_ = env.MustResource(t, o).Delete(context.Background(), o.GetName(), metav1.DeleteOptions{})
 		}
 	})
 	v1 := schema.GroupVersionKind{Group: "crd.projectcalico.org", Version: "v1", Kind: "CalicoNodeStatus"}
@@ -167,10 +166,15 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	theirs.SetName("v1-beside")
 	theirs.Object["spec"] = map[string]any{"node": "v1-node", "classes": []any{"BGP"}, "updatePeriodSeconds": int64(10)}
 	testenv.Eventually(t, 30*time.Second, "Calico's crd.projectcalico.org/v1 CalicoNodeStatus to be served", func() bool {
-		err := c.Create(ctx, theirs.DeepCopy())
+		r, err := env.Resource(theirs)
+		if err == nil {
+			_, err = r.Create(ctx, theirs, metav1.CreateOptions{})
+		}
 		return err == nil || apierrors.IsAlreadyExists(err)
 	})
-	t.Cleanup(func() { _ = c.Delete(context.Background(), theirs) })
+	t.Cleanup(func() {
+		_ = env.MustResource(t, theirs).Delete(context.Background(), theirs.GetName(), metav1.DeleteOptions{})
+	})
 
 	src := &scriptedSource{snap: nodeSnapshot("10.40.0.1", "Established")}
 	a := startCalicoAgent(t, env, "v1-node", src, time.Hour)
@@ -189,9 +193,8 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 			t.Fatalf("discovery of %s: %v", gv, err)
 		}
 	}
-	got := &unstructured.Unstructured{}
-	got.SetGroupVersionKind(v1)
-	if err := c.Get(ctx, types.NamespacedName{Name: "v1-beside"}, got); err != nil {
+	got, err := env.MustResource(t, theirs).Get(ctx, theirs.GetName(), metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, has := got.Object["status"]; has {
@@ -238,7 +241,6 @@ func rawGet(t *testing.T, env *testenv.Env, path string, params ...string) ([]by
 func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	apiService := calicoAPIService(t)
 	env := testenv.StartForTest(t, testenv.Options{})
-	c := env.Client // Calico's objects, as unstructured
 	cs := cns(env)
 	ctx := context.Background()
 	src := &scriptedSource{snap: nodeSnapshot("10.41.0.1", "Established")}
@@ -266,10 +268,12 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	// stays and shadows our CRD.
 	replaced := apiService.DeepCopy()
 	replaced.SetResourceVersion(getAPIService(t, env).GetResourceVersion())
-	if err := c.Update(ctx, replaced); err != nil {
+	if _, err := env.MustResource(t, replaced).Update(ctx, replaced, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Delete(context.Background(), replaced) })
+	t.Cleanup(func() {
+		_ = env.MustResource(t, replaced).Delete(context.Background(), replaced.GetName(), metav1.DeleteOptions{})
+	})
 
 	// What the API server does: the CRD is still installed and Established, but every request for the
 	// group version answers 503 (discovery, list, get, status writes).
@@ -277,12 +281,8 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 		_, err := rawGet(t, env, "/apis/projectcalico.org/v3/caliconodestatuses")
 		return apierrors.IsServiceUnavailable(err)
 	})
-	var crd unstructured.Unstructured
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := c.Get(ctx, types.NamespacedName{Name: apicheck.CRDName}, &crd); err != nil {
-		t.Fatal(err)
-	}
-	if !crdCondition(&crd, "Established") {
+	crd := getCRD(t, env)
+	if !crdCondition(crd, "Established") {
 		t.Fatalf("the shadowed CRD is not Established: %v", crd.Object["status"])
 	}
 	if _, err := rawGet(t, env, "/apis/projectcalico.org/v3"); !apierrors.IsServiceUnavailable(err) {
@@ -338,7 +338,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 
 	// The APIService goes: the API server serves our CRD again (data kept), both agents recover by
 	// themselves and write again.
-	if err := c.Delete(ctx, replaced); err != nil {
+	if err := env.MustResource(t, replaced).Delete(ctx, replaced.GetName(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, ag := range []*calicoAgent{a, b} {
@@ -355,12 +355,25 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 
 func getAPIService(t *testing.T, env *testenv.Env) *unstructured.Unstructured {
 	t.Helper()
+	return getObject(t, env, schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}, apicheck.APIServiceName)
+}
+
+// getCRD reads the CustomResourceDefinition of caliconodestatuses.projectcalico.org, whoever's it is.
+func getCRD(t *testing.T, env *testenv.Env) *unstructured.Unstructured {
+	t.Helper()
+	return getObject(t, env, schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}, apicheck.CRDName)
+}
+
+// getObject reads a cluster-scoped object of any kind.
+func getObject(t *testing.T, env *testenv.Env, gvk schema.GroupVersionKind, name string) *unstructured.Unstructured {
+	t.Helper()
 	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"})
-	if err := env.Client.Get(context.Background(), types.NamespacedName{Name: apicheck.APIServiceName}, u); err != nil {
+	u.SetGroupVersionKind(gvk)
+	got, err := env.MustResource(t, u).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return u
+	return got
 }
 
 func crdCondition(crd *unstructured.Unstructured, typ string) bool {
@@ -387,7 +400,6 @@ func mustYAML(t *testing.T, o *unstructured.Unstructured) string {
 func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 	native := testenv.CalicoFixture(t, testenv.CalicoNativeCRD)
 	env := testenv.StartForTest(t, testenv.Options{CRDPaths: []string{native}})
-	c := env.Client // Calico's objects, as unstructured
 	cs := cns(env)
 	ctx := context.Background()
 	o := createObject(t, cs, "nat-obj", "nat-node", 1, classesAll())
@@ -430,17 +442,13 @@ func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 	// Calico's CRD with the selectable field added (as a later Calico might ship it): the watch works, and
 	// the status write's 404 is taken for what it is, not for a deleted object. The agent says so in an
 	// Event on the object and keeps retrying with backoff.
-	var crd unstructured.Unstructured
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := c.Get(ctx, types.NamespacedName{Name: apicheck.CRDName}, &crd); err != nil {
-		t.Fatal(err)
-	}
+	crd := getCRD(t, env)
 	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
 	versions[0].(map[string]any)["selectableFields"] = []any{map[string]any{"jsonPath": ".spec.node"}}
 	if err := unstructured.SetNestedSlice(crd.Object, versions, "spec", "versions"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Update(ctx, &crd); err != nil {
+	if _, err := env.MustResource(t, crd).Update(ctx, crd, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 60*time.Second, "a StatusNotWritable Event", func() bool {

@@ -3,7 +3,7 @@
 // control plane (kube-apiserver + etcd built from pinned Go modules by hack/controlplane/build.sh) started
 // through controller-runtime's envtest, with RBAC authorization on and the CalicoNodeStatus CRD from
 // config/crd installed. Tests and the demo's control plane use it; it hands out admin clients (the
-// generated clientset of CalicoNodeStatus and client-go's of the built-in APIs; controller-runtime's client
-// for the test/ tiers and unstructured objects), users with chosen permissions, a kubeconfig and the built
+// generated clientset of CalicoNodeStatus, client-go's of the built-in APIs and its dynamic client for
+// objects of any kind; controller-runtime's client only for the test/ tiers written against it), users with chosen permissions, a kubeconfig and the built
 // kubectl.
 package testenv

@@ -30,10 +30,9 @@ type Env struct {
 	Clientset versioned.Interface
 	// Kube is an admin client of the built-in APIs (Nodes, Events, RBAC, ...).
 	Kube kubernetes.Interface
-	// Client is an admin controller-runtime client that knows the CalicoNodeStatus and built-in types. It
-	// is kept for the tiers under test/ (bench, fleet, image, node, deploy, e2e), written against it, and
-	// for objects of any kind read or written as unstructured (Calico's CRDs and APIService in the "beside
-	// Calico" tests, Apply); new tests use Clientset and Kube.
+	// Client is an admin controller-runtime client that knows the CalicoNodeStatus and built-in types,
+	// kept for the tiers under test/ (bench, fleet, image, node, deploy, e2e), which are written against
+	// it; the other tests use Clientset, Kube and, for objects of any kind as unstructured, Resource.
 	Client client.Client
 	Scheme *runtime.Scheme
 	// BinDir holds kube-apiserver, etcd and kubectl.
@@ -45,6 +44,7 @@ type Env struct {
 
 	env     *envtest.Environment
 	workDir string
+	objects *objects // see Resource
 }
 
 // Options tune Start.
@@ -173,6 +173,9 @@ func (e *Env) clients(cfg *rest.Config) error {
 	}
 	if e.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return fmt.Errorf("clientset of the built-in APIs: %w", err)
+	}
+	if e.objects, err = newObjects(cfg); err != nil {
+		return err
 	}
 	if e.Client, err = client.New(cfg, client.Options{Scheme: e.Scheme}); err != nil {
 		return fmt.Errorf("controller-runtime client: %w", err)
