@@ -19,7 +19,7 @@ $(CONTROLLER_GEN): hack/tools/go.mod hack/tools/go.sum
 	cd hack/tools && go build -o $(CONTROLLER_GEN) sigs.k8s.io/controller-tools/cmd/controller-gen
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate deepcopy and the CRD from api/v3, the agent's ClusterRoles from +kubebuilder:rbac markers.
+generate: $(CONTROLLER_GEN) ## Regenerate deepcopy, the CRD and the typed client (pkg/generated) from api/v3, the agent's ClusterRoles from +kubebuilder:rbac markers.
 	$(CONTROLLER_GEN) object paths=./api/...
 	$(CONTROLLER_GEN) crd paths=./api/... output:crd:artifacts:config=config/crd/bases
 	cp config/crd/bases/projectcalico.org_caliconodestatuses.yaml charts/calico-node-status/crds/
@@ -32,6 +32,7 @@ generate: $(CONTROLLER_GEN) ## Regenerate deepcopy and the CRD from api/v3, the 
 	cp config/rbac/cluster_role.yaml charts/calico-node-status/files/rbac/agent-cluster-role.yaml
 	cp config/rbac/ensure-own-object/cluster_role.yaml charts/calico-node-status/files/rbac/ensure-own-object-cluster-role.yaml
 	cp config/monitoring/rules/calico-node-status.rules.yaml config/monitoring/grafana-dashboard.json charts/calico-node-status/files/
+	hack/codegen.sh $(LOCALBIN)
 
 .PHONY: verify
 verify: ## Generated files match api/v3 and the RBAC markers; gofmt; go vet.

@@ -17,13 +17,12 @@ import (
 	"github.com/google/go-cmp/cmp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	typedv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Options{})) }
@@ -35,6 +34,22 @@ func ctxFor(t *testing.T) context.Context {
 }
 
 func period(s int32) *int32 { return &s }
+
+// cns is the admin client of CalicoNodeStatus objects (the generated clientset).
+func cns(env *testenv.Env) typedv3.CalicoNodeStatusInterface {
+	return env.Clientset.ProjectcalicoV3().CalicoNodeStatuses()
+}
+
+// create creates obj and deletes it when the test ends; it returns the stored object.
+func create(t *testing.T, c typedv3.CalicoNodeStatusInterface, obj *v3.CalicoNodeStatus) *v3.CalicoNodeStatus {
+	t.Helper()
+	out, err := c.Create(ctxFor(t), obj, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Delete(context.Background(), obj.Name, metav1.DeleteOptions{}) })
+	return out
+}
 
 func newStatus(name, node string) *v3.CalicoNodeStatus {
 	return &v3.CalicoNodeStatus{
@@ -96,20 +111,16 @@ func TestAPIServer_ContractExampleAppliesWithKubectlAndReadsBackUnchanged(t *tes
 func TestAPIServer_StatusSubresourceRoundTripsContractStatus(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx := ctxFor(t)
-	c := env.Client
-	obj := newStatus("status-roundtrip", "node-a")
-	if err := c.Create(ctx, obj); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Delete(context.Background(), obj) })
+	c := cns(env)
+	obj := create(t, c, newStatus("status-roundtrip", "node-a"))
 
 	want := contractStatus(t)
 	obj.Status = want
-	if err := c.Status().Update(ctx, obj); err != nil {
+	if _, err := c.UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("write contract status through the status subresource: %v", err)
 	}
-	var got v3.CalicoNodeStatus
-	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), &got); err != nil {
+	got, err := c.Get(ctx, obj.Name, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, got.Status); diff != "" {
@@ -121,11 +132,11 @@ func TestAPIServer_StatusSubresourceRoundTripsContractStatus(t *testing.T) {
 	got.Spec.UpdatePeriodSeconds = period(30)
 	got.Spec.Classes = []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}
 	got.Status.BGP = nil // a spec update must ignore this
-	if err := c.Update(ctx, &got); err != nil {
+	if _, err := c.Update(ctx, got, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var afterSpec v3.CalicoNodeStatus
-	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), &afterSpec); err != nil {
+	afterSpec, err := c.Get(ctx, obj.Name, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(want, afterSpec.Status); diff != "" {
@@ -138,11 +149,11 @@ func TestAPIServer_StatusSubresourceRoundTripsContractStatus(t *testing.T) {
 	// A status update does not change spec.
 	afterSpec.Spec = *specBefore
 	afterSpec.Status.Agent = nil
-	if err := c.Status().Update(ctx, &afterSpec); err != nil {
+	if _, err := c.UpdateStatus(ctx, afterSpec, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var afterStatus v3.CalicoNodeStatus
-	if err := c.Get(ctx, client.ObjectKeyFromObject(obj), &afterStatus); err != nil {
+	afterStatus, err := c.Get(ctx, obj.Name, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if *afterStatus.Spec.UpdatePeriodSeconds != 30 || len(afterStatus.Spec.Classes) != 1 {
@@ -169,7 +180,7 @@ func validObject(name string) map[string]any {
 
 func TestAPIServer_RefusesInvalidObjectsNamingTheField(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	spec := func(o map[string]any) map[string]any { return o["spec"].(map[string]any) }
 	cases := []struct {
 		name   string
@@ -202,10 +213,15 @@ func TestAPIServer_RefusesInvalidObjectsNamingTheField(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			o := validObject(fmt.Sprintf("invalid-%d", i))
 			tc.mutate(o)
-			u := &unstructured.Unstructured{Object: o}
-			err := c.Create(ctxFor(t), u, client.FieldValidation(metav1.FieldValidationStrict))
+			// As JSON, not through the Go types, which could not carry the wrong types and unknown fields.
+			body, err := json.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = env.Clientset.ProjectcalicoV3().RESTClient().Post().Resource("caliconodestatuses").
+				Param("fieldValidation", metav1.FieldValidationStrict).Body(body).Do(ctxFor(t)).Error()
 			if err == nil {
-				_ = c.Delete(context.Background(), u)
+				_ = c.Delete(context.Background(), o["metadata"].(map[string]any)["name"].(string), metav1.DeleteOptions{})
 				t.Fatalf("API server accepted an invalid object: %v", o)
 			}
 			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) {
@@ -220,13 +236,8 @@ func TestAPIServer_RefusesInvalidObjectsNamingTheField(t *testing.T) {
 
 func TestAPIServer_RefusesInvalidStatusNamingTheField(t *testing.T) {
 	env := testenv.Shared(t)
-	ctx := ctxFor(t)
-	c := env.Client
-	obj := newStatus("invalid-status", "node-a")
-	if err := c.Create(ctx, obj); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Delete(context.Background(), obj) })
+	c := cns(env)
+	obj := create(t, c, newStatus("invalid-status", "node-a"))
 
 	cases := []struct {
 		name, patch, wantField, wantWord string
@@ -242,7 +253,7 @@ func TestAPIServer_RefusesInvalidStatusNamingTheField(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := c.Status().Patch(ctxFor(t), obj.DeepCopy(), client.RawPatch(types.MergePatchType, []byte(tc.patch)))
+			_, err := c.Patch(ctxFor(t), obj.Name, types.MergePatchType, []byte(tc.patch), metav1.PatchOptions{}, "status")
 			if err == nil {
 				t.Fatalf("API server accepted invalid status %s", tc.patch)
 			}
@@ -256,17 +267,14 @@ func TestAPIServer_RefusesInvalidStatusNamingTheField(t *testing.T) {
 func TestAPIServer_FieldSelectorOnSpecNodeListsOnlyThatNode(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx := ctxFor(t)
-	c := env.Client
+	c := cns(env)
 	for _, o := range []*v3.CalicoNodeStatus{
 		newStatus("sel-a1", "sel-node-a"), newStatus("sel-a2", "sel-node-a"), newStatus("sel-b1", "sel-node-b"),
 	} {
-		if err := c.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = c.Delete(context.Background(), o) })
+		create(t, c, o)
 	}
-	var list v3.CalicoNodeStatusList
-	if err := c.List(ctx, &list, client.MatchingFields{"spec.node": "sel-node-a"}); err != nil {
+	list, err := c.List(ctx, metav1.ListOptions{FieldSelector: "spec.node=sel-node-a"})
+	if err != nil {
 		t.Fatalf("list with field selector spec.node: %v", err)
 	}
 	var names []string
@@ -277,7 +285,7 @@ func TestAPIServer_FieldSelectorOnSpecNodeListsOnlyThatNode(t *testing.T) {
 		t.Errorf("field selector spec.node=sel-node-a listed (-want +got):\n%s", diff)
 	}
 	// A field that is not selectable is refused by the server, so a typo cannot silently list everything.
-	err := c.List(ctx, &list, client.MatchingFields{"spec.classes": "BGP"})
+	_, err = c.List(ctx, metav1.ListOptions{FieldSelector: "spec.classes=BGP"})
 	if err == nil || !strings.Contains(err.Error(), "spec.classes") {
 		t.Errorf("field selector on a non-selectable field: want an error naming it, got %v", err)
 	}
@@ -286,17 +294,13 @@ func TestAPIServer_FieldSelectorOnSpecNodeListsOnlyThatNode(t *testing.T) {
 func TestAPIServer_KubectlPrinterColumns(t *testing.T) {
 	env := testenv.Shared(t)
 	ctx := ctxFor(t)
-	c := env.Client
-	obj := newStatus("printer-cols", "printer-node")
-	if err := c.Create(ctx, obj); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Delete(context.Background(), obj) })
+	c := cns(env)
+	obj := create(t, c, newStatus("printer-cols", "printer-node"))
 	st := contractStatus(t)
 	st.Routes.TotalV4 = len(st.Routes.RoutesV4)
 	st.Conditions = []metav1.Condition{{Type: v3.ConditionReady, Status: metav1.ConditionTrue, Reason: v3.ReasonCollected, LastTransitionTime: metav1.Now()}}
 	obj.Status = st
-	if err := c.Status().Update(ctx, obj); err != nil {
+	if _, err := c.UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -417,6 +417,8 @@ type StatusIssue struct {
 
 // CalicoNodeStatus asks the agent on spec.node to report its BGP daemon, sessions and routes in status.
 //
+// +genclient
+// +genclient:nonNamespaced
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Cluster,path=caliconodestatuses,singular=caliconodestatus,shortName=cns,categories=calico
 // +kubebuilder:subresource:status

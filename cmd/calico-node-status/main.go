@@ -9,9 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/go-logr/logr"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
@@ -19,8 +17,6 @@ import (
 )
 
 func main() {
-	// controller-runtime's client logs through this logger; a CLI reports errors itself.
-	ctrllog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	cmd := cli.NewRootCommand(cli.Options{
 		Streams:     genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr},

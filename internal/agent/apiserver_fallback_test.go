@@ -55,7 +55,7 @@ func startAgentWith(t *testing.T, env *testenv.Env, node string, src *scriptedSo
 // change, instead of retrying the refused status forever.
 func TestAPIServer_RefusedStatusFallsBackToCounts(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src := &scriptedSource{snap: manyPeers(v3.MaxPeersPerFamily+100, "09:00:00")}
 	m := startAgentWith(t, env, "fb-node-1", src, status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
 	o := createObject(t, c, "fb-cns", "fb-node-1", 1, classesAll())
@@ -95,7 +95,7 @@ func TestAPIServer_RefusedStatusFallsBackToCounts(t *testing.T) {
 // agent falls back to the counts.
 func TestAPIServer_TooLargeStatusFallsBackToCounts(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	snap := manyPeers(700, "09:00:00")
 	for i := range snap.V4.Protocols {
 		if p := &snap.V4.Protocols[i]; p.BGP != nil {

@@ -17,17 +17,16 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	typedv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 )
 
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m, testenv.Options{})) }
@@ -160,30 +159,36 @@ func classesAll() []v3.NodeStatusClassType {
 	return []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}
 }
 
-func createObject(t *testing.T, c client.Client, name, node string, period int32, classes []v3.NodeStatusClassType) *v3.CalicoNodeStatus {
+// cns is the admin client of CalicoNodeStatus objects (the generated clientset).
+func cns(env *testenv.Env) typedv3.CalicoNodeStatusInterface {
+	return env.Clientset.ProjectcalicoV3().CalicoNodeStatuses()
+}
+
+func createObject(t *testing.T, c typedv3.CalicoNodeStatusInterface, name, node string, period int32, classes []v3.NodeStatusClassType) *v3.CalicoNodeStatus {
 	t.Helper()
 	o := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: name},
 		Spec: v3.CalicoNodeStatusSpec{Node: node, Classes: classes, UpdatePeriodSeconds: &period}}
-	if err := c.Create(context.Background(), o); err != nil {
+	created, err := c.Create(context.Background(), o, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Delete(context.Background(), o) })
-	return o
+	t.Cleanup(func() { _ = c.Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	return created
 }
 
 // waitCollected waits until the agent has written a status for o's current generation.
-func waitCollected(t *testing.T, c client.Client, o *v3.CalicoNodeStatus) {
+func waitCollected(t *testing.T, c typedv3.CalicoNodeStatusInterface, o *v3.CalicoNodeStatus) {
 	t.Helper()
 	testenv.Eventually(t, 20*time.Second, "first collection of "+o.Name, func() bool { return collectedFor(get(t, c, o.Name)) })
 }
 
-func get(t *testing.T, c client.Client, name string) *v3.CalicoNodeStatus {
+func get(t *testing.T, c typedv3.CalicoNodeStatusInterface, name string) *v3.CalicoNodeStatus {
 	t.Helper()
-	var o v3.CalicoNodeStatus
-	if err := c.Get(context.Background(), types.NamespacedName{Name: name}, &o); err != nil {
+	o, err := c.Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &o
+	return o
 }
 
 func collectedFor(o *v3.CalicoNodeStatus) bool {
@@ -193,14 +198,9 @@ func collectedFor(o *v3.CalicoNodeStatus) bool {
 // watchWrites counts the Modified events of one object from its current resourceVersion on.
 func watchWrites(t *testing.T, env *testenv.Env, o *v3.CalicoNodeStatus) func() int {
 	t.Helper()
-	wc, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	w, err := wc.Watch(ctx, &v3.CalicoNodeStatusList{}, client.MatchingFields{"metadata.name": o.Name},
-		&client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: o.ResourceVersion}})
+	w, err := cns(env).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + o.Name, ResourceVersion: o.ResourceVersion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func watchWrites(t *testing.T, env *testenv.Env, o *v3.CalicoNodeStatus) func() 
 
 func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.0.0.1", "Established")}
 	a := startAgent(t, env, "wc-node-1", src, time.Hour)
 
@@ -261,8 +261,8 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 		t.Fatalf("%d status writes for one change; want 1", n)
 	}
 	testenv.Eventually(t, 20*time.Second, "a PeerDown event", func() bool {
-		var evs eventsv1.EventList
-		if err := c.List(context.Background(), &evs); err != nil {
+		evs, err := env.Kube.EventsV1().Events("").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		n := 0
@@ -287,7 +287,7 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 
 func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src1 := &scriptedSource{snap: nodeSnapshot("10.1.0.1", "Established")}
 	src2 := &scriptedSource{snap: nodeSnapshot("10.1.0.2", "Established")}
 	a1 := startAgent(t, env, "sc-node-1", src1, time.Hour)
@@ -299,7 +299,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 
 	cur := get(t, c, o.Name)
 	cur.Spec.Classes = []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}
-	if err := c.Update(context.Background(), cur); err != nil {
+	if _, err := c.Update(context.Background(), cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 20*time.Second, "classes change to take effect", func() bool {
@@ -311,7 +311,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	cur = get(t, c, o.Name)
 	zero := int32(0)
 	cur.Spec.UpdatePeriodSeconds = &zero
-	if err := c.Update(context.Background(), cur); err != nil {
+	if _, err := c.Update(context.Background(), cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 20*time.Second, "Refreshing=False/RefreshDisabled", func() bool {
@@ -333,7 +333,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	cur = get(t, c, o.Name)
 	one := int32(1)
 	cur.Spec.Node, cur.Spec.UpdatePeriodSeconds = "sc-node-2", &one
-	if err := c.Update(context.Background(), cur); err != nil {
+	if _, err := c.Update(context.Background(), cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 20*time.Second, "node 2 to take over", func() bool {
@@ -353,7 +353,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	}
 
 	// Delete: node 2 stops working on it.
-	if err := c.Delete(context.Background(), get(t, c, o.Name)); err != nil {
+	if err := c.Delete(context.Background(), o.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 20*time.Second, "node 2 to forget the deleted object", func() bool {
@@ -366,7 +366,7 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 
 func TestAPIServer_AgentSharesOneQueryPerPeriodAcrossObjects(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.2.0.1", "Established")}
 	startAgent(t, env, "sh-node", src, time.Hour)
 	const objects = 5
@@ -393,7 +393,7 @@ func TestAPIServer_AgentSharesOneQueryPerPeriodAcrossObjects(t *testing.T) {
 
 func TestAPIServer_AgentRetriesAConflictOnFreshData(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.3.0.1", "Established")}
 	a := startAgent(t, env, "cf-node", src, time.Hour)
 	o := createObject(t, c, "cf-obj", "cf-node", 1, classesAll())
@@ -403,7 +403,7 @@ func TestAPIServer_AgentRetriesAConflictOnFreshData(t *testing.T) {
 	// write, made with the resourceVersion it read, conflicts.
 	src.setHook(func() {
 		patch := []byte(`{"metadata":{"annotations":{"touched-by":"someone-else"}}}`)
-		if err := c.Patch(context.Background(), get(t, c, o.Name), client.RawPatch(types.MergePatchType, patch)); err != nil {
+		if _, err := c.Patch(context.Background(), o.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			t.Errorf("patch annotation: %v", err)
 		}
 	})
@@ -422,7 +422,7 @@ func TestAPIServer_AgentRetriesAConflictOnFreshData(t *testing.T) {
 
 func TestAPIServer_AgentRestartWithNothingChangedDoesNotWrite(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.4.0.1", "Established")}
 	first := startAgent(t, env, "rs-node", src, time.Hour)
 	o := createObject(t, c, "rs-obj", "rs-node", 1, classesAll())
@@ -441,7 +441,7 @@ func TestAPIServer_AgentRestartWithNothingChangedDoesNotWrite(t *testing.T) {
 
 func TestAPIServer_AgentHeartbeatAdvancesLastUpdated(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.5.0.1", "Established")}
 	a := startAgent(t, env, "hb-node", src, 2*time.Second)
 	o := createObject(t, c, "hb-obj", "hb-node", 1, classesAll())
@@ -463,7 +463,7 @@ func TestAPIServer_AgentHeartbeatAdvancesLastUpdated(t *testing.T) {
 
 func TestAPIServer_AgentReportsAnUnreachableDaemonPerSectionAndRecovers(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	healthy := nodeSnapshot("10.6.0.1", "Established")
 	broken := healthy
 	dialErr := fmt.Errorf("dial unix /var/run/calico/bird6.ctl: %w", os.ErrNotExist)

@@ -32,7 +32,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/apicheck"
@@ -126,10 +125,10 @@ func startCalicoAgent(t *testing.T, env *testenv.Env, node string, src *scripted
 }
 
 // eventsFor returns the events.k8s.io Events about one object with one reason.
-func eventsFor(t *testing.T, c client.Client, name, reason string) []eventsv1.Event {
+func eventsFor(t *testing.T, env *testenv.Env, name, reason string) []eventsv1.Event {
 	t.Helper()
-	var evs eventsv1.EventList
-	if err := c.List(context.Background(), &evs); err != nil {
+	evs, err := env.Kube.EventsV1().Events("").List(context.Background(), metav1.ListOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var out []eventsv1.Event
@@ -149,7 +148,7 @@ func calicoAPIService(t *testing.T) *unstructured.Unstructured {
 
 func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	cs := cns(env)
 	ctx := context.Background()
 	crds := testenv.CalicoObjects(t, testenv.CalicoV1CRDDir)
 	if err := env.Apply(ctx, crds...); err != nil {
@@ -157,7 +156,7 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	}
 	t.Cleanup(func() {
 		for _, o := range crds {
-			_ = c.Delete(context.Background(), o)
+			_ = env.MustResource(t, o).Delete(context.Background(), o.GetName(), metav1.DeleteOptions{})
 		}
 	})
 	v1 := schema.GroupVersionKind{Group: "crd.projectcalico.org", Version: "v1", Kind: "CalicoNodeStatus"}
@@ -167,15 +166,20 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	theirs.SetName("v1-beside")
 	theirs.Object["spec"] = map[string]any{"node": "v1-node", "classes": []any{"BGP"}, "updatePeriodSeconds": int64(10)}
 	testenv.Eventually(t, 30*time.Second, "Calico's crd.projectcalico.org/v1 CalicoNodeStatus to be served", func() bool {
-		err := c.Create(ctx, theirs.DeepCopy())
+		r, err := env.Resource(theirs)
+		if err == nil {
+			_, err = r.Create(ctx, theirs, metav1.CreateOptions{})
+		}
 		return err == nil || apierrors.IsAlreadyExists(err)
 	})
-	t.Cleanup(func() { _ = c.Delete(context.Background(), theirs) })
+	t.Cleanup(func() {
+		_ = env.MustResource(t, theirs).Delete(context.Background(), theirs.GetName(), metav1.DeleteOptions{})
+	})
 
 	src := &scriptedSource{snap: nodeSnapshot("10.40.0.1", "Established")}
 	a := startCalicoAgent(t, env, "v1-node", src, time.Hour)
-	ours := createObject(t, c, "v1-beside", "v1-node", 1, classesAll())
-	waitCollected(t, c, ours)
+	ours := createObject(t, cs, "v1-beside", "v1-node", 1, classesAll())
+	waitCollected(t, cs, ours)
 	testenv.Eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
 	if rep, bad := a.checker.Problem(); bad {
 		t.Fatalf("API check beside Calico's v1 CRDs: %+v", rep)
@@ -189,15 +193,14 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 			t.Fatalf("discovery of %s: %v", gv, err)
 		}
 	}
-	got := &unstructured.Unstructured{}
-	got.SetGroupVersionKind(v1)
-	if err := c.Get(ctx, types.NamespacedName{Name: "v1-beside"}, got); err != nil {
+	got, err := env.MustResource(t, theirs).Get(ctx, theirs.GetName(), metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, has := got.Object["status"]; has {
 		t.Fatalf("our agent wrote Calico's crd.projectcalico.org/v1 object: %v", got.Object["status"])
 	}
-	if g := get(t, c, ours.Name); g.Status.BGP == nil || g.Status.BGP.NumberEstablishedV4 != 2 {
+	if g := get(t, cs, ours.Name); g.Status.BGP == nil || g.Status.BGP.NumberEstablishedV4 != 2 {
 		t.Fatalf("our object's status: %+v", g.Status.BGP)
 	}
 
@@ -238,12 +241,12 @@ func rawGet(t *testing.T, env *testenv.Env, path string, params ...string) ([]by
 func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	apiService := calicoAPIService(t)
 	env := testenv.StartForTest(t, testenv.Options{})
-	c := env.Client
+	cs := cns(env)
 	ctx := context.Background()
 	src := &scriptedSource{snap: nodeSnapshot("10.41.0.1", "Established")}
 	a := startCalicoAgent(t, env, "sh-calico-node", src, time.Hour)
-	o := createObject(t, c, "sh-calico", "sh-calico-node", 1, classesAll())
-	waitCollected(t, c, o)
+	o := createObject(t, cs, "sh-calico", "sh-calico-node", 1, classesAll())
+	waitCollected(t, cs, o)
 	testenv.Eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
 
 	// kubectl apply of Calico's manifest after our CRD: the API server's autoregistration keeps the
@@ -265,10 +268,12 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	// stays and shadows our CRD.
 	replaced := apiService.DeepCopy()
 	replaced.SetResourceVersion(getAPIService(t, env).GetResourceVersion())
-	if err := c.Update(ctx, replaced); err != nil {
+	if _, err := env.MustResource(t, replaced).Update(ctx, replaced, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = c.Delete(context.Background(), replaced) })
+	t.Cleanup(func() {
+		_ = env.MustResource(t, replaced).Delete(context.Background(), replaced.GetName(), metav1.DeleteOptions{})
+	})
 
 	// What the API server does: the CRD is still installed and Established, but every request for the
 	// group version answers 503 (discovery, list, get, status writes).
@@ -276,12 +281,8 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 		_, err := rawGet(t, env, "/apis/projectcalico.org/v3/caliconodestatuses")
 		return apierrors.IsServiceUnavailable(err)
 	})
-	var crd unstructured.Unstructured
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := c.Get(ctx, types.NamespacedName{Name: apicheck.CRDName}, &crd); err != nil {
-		t.Fatal(err)
-	}
-	if !crdCondition(&crd, "Established") {
+	crd := getCRD(t, env)
+	if !crdCondition(crd, "Established") {
 		t.Fatalf("the shadowed CRD is not Established: %v", crd.Object["status"])
 	}
 	if _, err := rawGet(t, env, "/apis/projectcalico.org/v3"); !apierrors.IsServiceUnavailable(err) {
@@ -337,7 +338,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 
 	// The APIService goes: the API server serves our CRD again (data kept), both agents recover by
 	// themselves and write again.
-	if err := c.Delete(ctx, replaced); err != nil {
+	if err := env.MustResource(t, replaced).Delete(ctx, replaced.GetName(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, ag := range []*calicoAgent{a, b} {
@@ -347,19 +348,32 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 		}
 	}
 	testenv.Eventually(t, 60*time.Second, "the agent to write the change made while shadowed", func() bool {
-		g := get(t, c, o.Name)
+		g := get(t, cs, o.Name)
 		return g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 1
 	})
 }
 
 func getAPIService(t *testing.T, env *testenv.Env) *unstructured.Unstructured {
 	t.Helper()
+	return getObject(t, env, schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"}, apicheck.APIServiceName)
+}
+
+// getCRD reads the CustomResourceDefinition of caliconodestatuses.projectcalico.org, whoever's it is.
+func getCRD(t *testing.T, env *testenv.Env) *unstructured.Unstructured {
+	t.Helper()
+	return getObject(t, env, schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"}, apicheck.CRDName)
+}
+
+// getObject reads a cluster-scoped object of any kind.
+func getObject(t *testing.T, env *testenv.Env, gvk schema.GroupVersionKind, name string) *unstructured.Unstructured {
+	t.Helper()
 	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiregistration.k8s.io", Version: "v1", Kind: "APIService"})
-	if err := env.Client.Get(context.Background(), types.NamespacedName{Name: apicheck.APIServiceName}, u); err != nil {
+	u.SetGroupVersionKind(gvk)
+	got, err := env.MustResource(t, u).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	return u
+	return got
 }
 
 func crdCondition(crd *unstructured.Unstructured, typ string) bool {
@@ -386,17 +400,17 @@ func mustYAML(t *testing.T, o *unstructured.Unstructured) string {
 func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 	native := testenv.CalicoFixture(t, testenv.CalicoNativeCRD)
 	env := testenv.StartForTest(t, testenv.Options{CRDPaths: []string{native}})
-	c := env.Client
+	cs := cns(env)
 	ctx := context.Background()
-	o := createObject(t, c, "nat-obj", "nat-node", 1, classesAll())
+	o := createObject(t, cs, "nat-obj", "nat-node", 1, classesAll())
 
 	// What the API server does with Calico's CRD: the watch's field selector is refused (400), and a
 	// status write answers a bare 404 that names the object, although the object exists.
 	if _, err := rawGet(t, env, "/apis/projectcalico.org/v3/caliconodestatuses", "fieldSelector", "spec.node=nat-node"); !apierrors.IsBadRequest(err) {
 		t.Fatalf("list with the field selector on Calico's CRD: %v, want 400", err)
 	}
-	cur := get(t, c, o.Name)
-	if err := c.Status().Update(ctx, cur); !apierrors.IsNotFound(err) {
+	cur := get(t, cs, o.Name)
+	if _, err := cs.UpdateStatus(ctx, cur, metav1.UpdateOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("status write on Calico's CRD: %v, want 404", err)
 	}
 
@@ -428,23 +442,19 @@ func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 	// Calico's CRD with the selectable field added (as a later Calico might ship it): the watch works, and
 	// the status write's 404 is taken for what it is, not for a deleted object. The agent says so in an
 	// Event on the object and keeps retrying with backoff.
-	var crd unstructured.Unstructured
-	crd.SetGroupVersionKind(schema.GroupVersionKind{Group: "apiextensions.k8s.io", Version: "v1", Kind: "CustomResourceDefinition"})
-	if err := c.Get(ctx, types.NamespacedName{Name: apicheck.CRDName}, &crd); err != nil {
-		t.Fatal(err)
-	}
+	crd := getCRD(t, env)
 	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
 	versions[0].(map[string]any)["selectableFields"] = []any{map[string]any{"jsonPath": ".spec.node"}}
 	if err := unstructured.SetNestedSlice(crd.Object, versions, "spec", "versions"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Update(ctx, &crd); err != nil {
+	if _, err := env.MustResource(t, crd).Update(ctx, crd, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	testenv.Eventually(t, 60*time.Second, "a StatusNotWritable Event", func() bool {
-		return len(eventsFor(t, c, o.Name, EventStatusNotWritable)) > 0
+		return len(eventsFor(t, env, o.Name, EventStatusNotWritable)) > 0
 	})
-	ev := eventsFor(t, c, o.Name, EventStatusNotWritable)[0]
+	ev := eventsFor(t, env, o.Name, EventStatusNotWritable)[0]
 	for _, w := range []string{"status subresource", "404", "Calico"} {
 		if !strings.Contains(ev.Note, w) {
 			t.Errorf("Event note %q lacks %q", ev.Note, w)
@@ -511,7 +521,7 @@ func writeAsCalicoNode(t *testing.T, rc rest.Interface, obj *v3.CalicoNodeStatus
 // log, metric), stops writing the object, and writes again once the other writer has been quiet.
 func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	const quiet = 10 * time.Second
 	src := &scriptedSource{snap: nodeSnapshot("10.43.0.1", "Established")}
 	a := startCalicoAgent(t, env, "ow-node", src, quiet)
@@ -557,8 +567,8 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	if held.Status.BGP == nil || held.Status.BGP.NumberEstablishedV4 != 7 {
 		t.Errorf("the agent overwrote the other writer's status: %+v", held.Status.BGP)
 	}
-	testenv.Eventually(t, 20*time.Second, "an OtherStatusWriter Event", func() bool { return len(eventsFor(t, c, o.Name, EventOtherStatusWriter)) == 1 })
-	if ev := eventsFor(t, c, o.Name, EventOtherStatusWriter)[0]; ev.Type != "Warning" || !strings.Contains(ev.Note, "Go-http-client") {
+	testenv.Eventually(t, 20*time.Second, "an OtherStatusWriter Event", func() bool { return len(eventsFor(t, env, o.Name, EventOtherStatusWriter)) == 1 })
+	if ev := eventsFor(t, env, o.Name, EventOtherStatusWriter)[0]; ev.Type != "Warning" || !strings.Contains(ev.Note, "Go-http-client") {
 		t.Errorf("Event: %s %q", ev.Type, ev.Note)
 	}
 	if !strings.Contains(a.logs.String(), "another writer writes this object's status") || !strings.Contains(a.logs.String(), `"manager":"Go-http-client"`) {
@@ -592,7 +602,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 		return g.Status.BGP != nil && g.Status.BGP.NumberEstablishedV4 == 1 && r != nil && r.Reason != v3.ReasonStatusWrittenByOther &&
 			meta.FindStatusCondition(g.Status.Conditions, v3.ConditionOtherWriter) == nil
 	})
-	if len(eventsFor(t, c, o.Name, EventOtherStatusWriterGone)) == 0 {
+	if len(eventsFor(t, env, o.Name, EventOtherStatusWriterGone)) == 0 {
 		t.Error("no OtherStatusWriterGone Event")
 	}
 	if v := testutil.ToFloat64(a.metrics.beside.otherWriters); v != 0 {
@@ -613,7 +623,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 // test, only the other manager's managedFields entry going away can let the agent write again.
 func TestAPIServer_AgentWritesAgainWhenTheOtherWritersEntryIsGone(t *testing.T) {
 	env := testenv.Shared(t)
-	c := env.Client
+	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.44.0.1", "Established")}
 	a := startCalicoAgent(t, env, "og-node", src, time.Hour)
 	o := createObject(t, c, "og-obj", "og-node", 1, classesAll())
@@ -625,7 +635,7 @@ func TestAPIServer_AgentWritesAgainWhenTheOtherWritersEntryIsGone(t *testing.T) 
 
 	// An administrator clears managedFields (a list with one empty entry resets it).
 	patch := []byte(`{"metadata":{"managedFields":[{}]}}`)
-	if err := c.Patch(context.Background(), get(t, c, o.Name), client.RawPatch(types.MergePatchType, patch)); err != nil {
+	if _, err := c.Patch(context.Background(), o.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := otherStatusWriter(get(t, c, o.Name)); ok {

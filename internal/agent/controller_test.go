@@ -68,7 +68,7 @@ type memStore struct {
 func (s *memStore) Cached(name string) (*v3.CalicoNodeStatus, error) {
 	item, ok, err := s.indexer.GetByKey(name)
 	if err != nil || !ok {
-		return nil, apierrors.NewNotFound(groupResource, name)
+		return nil, apierrors.NewNotFound(v3.Resource(resource), name)
 	}
 	return item.(*v3.CalicoNodeStatus).DeepCopy(), nil
 }

@@ -3,6 +3,8 @@ package agent
 import (
 	"context"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 )
 
@@ -11,5 +13,6 @@ import (
 // default role has no create). The node isolation policy (config/admission) refuses an object of any
 // other node.
 func (s *KubeStore) Create(ctx context.Context, obj *v3.CalicoNodeStatus) error {
-	return s.rest.Post().Resource(resource).Param("fieldManager", FieldOwner).Body(obj).Do(ctx).Error()
+	_, err := s.client.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldOwner})
+	return err
 }

@@ -11,9 +11,9 @@ import (
 	"testing"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
@@ -133,13 +133,15 @@ func readObjects(path string) ([]*unstructured.Unstructured, error) {
 func (e *Env) Apply(ctx context.Context, objs ...*unstructured.Unstructured) error {
 	for _, o := range objs {
 		o = o.DeepCopy()
-		err := e.Client.Create(ctx, o)
+		r, err := e.Resource(o)
+		if err == nil {
+			_, err = r.Create(ctx, o, metav1.CreateOptions{})
+		}
 		if apierrors.IsAlreadyExists(err) {
-			cur := &unstructured.Unstructured{}
-			cur.SetGroupVersionKind(o.GroupVersionKind())
-			if err = e.Client.Get(ctx, client.ObjectKeyFromObject(o), cur); err == nil {
+			var cur *unstructured.Unstructured
+			if cur, err = r.Get(ctx, o.GetName(), metav1.GetOptions{}); err == nil {
 				o.SetResourceVersion(cur.GetResourceVersion())
-				err = e.Client.Update(ctx, o)
+				_, err = r.Update(ctx, o, metav1.UpdateOptions{})
 			}
 		}
 		if err != nil {

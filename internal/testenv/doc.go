@@ -2,6 +2,8 @@
 // prereq (skip locally or fail under CI=true when a prerequisite is missing), and a real local Kubernetes
 // control plane (kube-apiserver + etcd built from pinned Go modules by hack/controlplane/build.sh) started
 // through controller-runtime's envtest, with RBAC authorization on and the CalicoNodeStatus CRD from
-// config/crd installed. Tests and the demo's control plane use it; it hands out an admin client, users
-// with chosen permissions, a kubeconfig and the built kubectl.
+// config/crd installed. Tests and the demo's control plane use it; it hands out admin clients (the
+// generated clientset of CalicoNodeStatus, client-go's of the built-in APIs and its dynamic client for
+// objects of any kind; controller-runtime's client only for the test/ tiers written against it), users with chosen permissions, a kubeconfig and the built
+// kubectl.
 package testenv

@@ -12,18 +12,27 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	cnsscheme "github.com/calico-node-status/calico-node-status/internal/scheme"
+	"github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned"
 )
 
 // Env is a running control plane.
 type Env struct {
 	// Config is the admin (system:masters) configuration.
 	Config *rest.Config
-	// Client is an admin client that knows the CalicoNodeStatus types.
+	// Clientset is an admin client of CalicoNodeStatus: the generated clientset (pkg/generated), the
+	// project's one client idiom with Kube.
+	Clientset versioned.Interface
+	// Kube is an admin client of the built-in APIs (Nodes, Events, RBAC, ...).
+	Kube kubernetes.Interface
+	// Client is an admin controller-runtime client that knows the CalicoNodeStatus and built-in types,
+	// kept for the tiers under test/ (bench, fleet, image, node, deploy, e2e), which are written against
+	// it; the other tests use Clientset, Kube and, for objects of any kind as unstructured, Resource.
 	Client client.Client
 	Scheme *runtime.Scheme
 	// BinDir holds kube-apiserver, etcd and kubectl.
@@ -35,6 +44,7 @@ type Env struct {
 
 	env     *envtest.Environment
 	workDir string
+	objects *objects // see Resource
 }
 
 // Options tune Start.
@@ -139,9 +149,9 @@ func Start(opts Options) (*Env, error) {
 		return nil, fmt.Errorf("start control plane from %s: %w", bin, err)
 	}
 	e := &Env{Config: cfg, Scheme: scheme, BinDir: bin, RepoRoot: root, env: env, workDir: workDir}
-	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if err := e.clients(cfg); err != nil {
 		_ = e.Stop()
-		return nil, fmt.Errorf("admin client: %w", err)
+		return nil, fmt.Errorf("admin clients: %w", err)
 	}
 	admin, err := env.AddUser(envtest.User{Name: "cns-admin", Groups: []string{"system:masters"}}, cfg)
 	if err != nil {
@@ -153,6 +163,24 @@ func Start(opts Options) (*Env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// clients sets Clientset, Kube and Client for cfg.
+func (e *Env) clients(cfg *rest.Config) error {
+	var err error
+	if e.Clientset, err = versioned.NewForConfig(cfg); err != nil {
+		return fmt.Errorf("clientset of projectcalico.org/v3: %w", err)
+	}
+	if e.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return fmt.Errorf("clientset of the built-in APIs: %w", err)
+	}
+	if e.objects, err = newObjects(cfg); err != nil {
+		return err
+	}
+	if e.Client, err = client.New(cfg, client.Options{Scheme: e.Scheme}); err != nil {
+		return fmt.Errorf("controller-runtime client: %w", err)
+	}
+	return nil
 }
 
 func writeKubeconfig(u *envtest.AuthenticatedUser, path string) (string, error) {
@@ -168,8 +196,11 @@ func writeKubeconfig(u *envtest.AuthenticatedUser, path string) (string, error) 
 
 // User is an authenticated user of the control plane (client certificate).
 type User struct {
-	Name       string
-	Config     *rest.Config
+	Name   string
+	Config *rest.Config
+	// Clientset is the user's client of CalicoNodeStatus (pkg/generated).
+	Clientset versioned.Interface
+	// Client is the user's controller-runtime client, kept for the tiers under test/ (see Env.Client).
 	Client     client.Client
 	Kubeconfig string
 }
@@ -182,6 +213,9 @@ func (e *Env) AddUser(name string, groups ...string) (*User, error) {
 		return nil, fmt.Errorf("add user %s: %w", name, err)
 	}
 	u := &User{Name: name, Config: au.Config()}
+	if u.Clientset, err = versioned.NewForConfig(u.Config); err != nil {
+		return nil, fmt.Errorf("clientset for user %s: %w", name, err)
+	}
 	if u.Client, err = client.New(u.Config, client.Options{Scheme: e.Scheme}); err != nil {
 		return nil, fmt.Errorf("client for user %s: %w", name, err)
 	}

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
@@ -61,7 +61,6 @@ func TestAPIServer_CheckSaysWhoServesCalicoNodeStatus(t *testing.T) {
 	apiService := testenv.CalicoObject(t, testenv.CalicoAPIServerManifest, "APIService", apicheck.APIServiceName)
 	native := testenv.CalicoObject(t, testenv.CalicoNativeCRD, "CustomResourceDefinition", apicheck.CRDName)
 	env := testenv.StartForTest(t, testenv.Options{})
-	c := env.Client
 	ctx := context.Background()
 
 	out, _, err := runOn(t, env, "check")
@@ -71,14 +70,14 @@ func TestAPIServer_CheckSaysWhoServesCalicoNodeStatus(t *testing.T) {
 	wantAll(t, "check on our CRD", out, "OK: calico-node-status's CRD caliconodestatuses.projectcalico.org serves projectcalico.org/v3")
 
 	// Calico's APIService, as the tigera-operator or kubectl replace leaves it.
-	cur := &unstructured.Unstructured{}
-	cur.SetGroupVersionKind(apiService.GroupVersionKind())
-	if err := c.Get(ctx, types.NamespacedName{Name: apicheck.APIServiceName}, cur); err != nil {
+	apiServices := env.MustResource(t, apiService)
+	cur, err := apiServices.Get(ctx, apicheck.APIServiceName, metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	replaced := apiService.DeepCopy()
 	replaced.SetResourceVersion(cur.GetResourceVersion())
-	if err := c.Update(ctx, replaced); err != nil {
+	if _, err := apiServices.Update(ctx, replaced, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the check to see Calico's APIService", func() bool {
@@ -102,7 +101,7 @@ func TestAPIServer_CheckSaysWhoServesCalicoNodeStatus(t *testing.T) {
 
 	// Calico's API server installed (its Service) and its APIService applied with kubectl apply after our
 	// CRD: autoregistration reverts it; we work, Calico's API server gets nothing: the check warns.
-	if err := c.Delete(ctx, replaced); err != nil {
+	if err := apiServices.Delete(ctx, replaced.GetName(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": apicheck.CalicoAPIServerNamespace}}}
@@ -129,7 +128,8 @@ func TestAPIServer_CheckSaysWhoServesCalicoNodeStatus(t *testing.T) {
 	crd := &unstructured.Unstructured{}
 	crd.SetGroupVersionKind(crdGVK)
 	crd.SetName(apicheck.CRDName)
-	if err := c.Delete(ctx, crd); err != nil {
+	crds := env.MustResource(t, crd)
+	if err := crds.Delete(ctx, crd.GetName(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, "the check to see no CRD", func() bool {
@@ -145,7 +145,7 @@ func TestAPIServer_CheckSaysWhoServesCalicoNodeStatus(t *testing.T) {
 
 	// Calico's native CRD instead of ours.
 	waitFor(t, 30*time.Second, "the CRD to be gone", func() bool {
-		err := c.Get(ctx, types.NamespacedName{Name: apicheck.CRDName}, crd.DeepCopy())
+		_, err := crds.Get(ctx, apicheck.CRDName, metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
 	if err := env.Apply(ctx, native); err != nil {

@@ -71,7 +71,7 @@ func (e *apiProblemError) Error() string {
 func (e *apiProblemError) Unwrap() error { return e.err }
 
 // explainAPI adds, to an error of a request for CalicoNodeStatus, what is wrong with the API when the
-// check finds something (a bare 404, 503 or "no matches for kind" says nothing a person can act on).
+// check finds something (a bare 404 or 503 says nothing a person can act on).
 func (r *root) explainAPI(ctx context.Context, err error) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err

@@ -35,7 +35,7 @@ The API server validates the object; its refusals are shown field by field.`,
 			if err != nil {
 				return err
 			}
-			if err := c.Create(cmd.Context(), obj); err != nil {
+			if _, err := c.Create(cmd.Context(), obj, metav1.CreateOptions{}); err != nil {
 				return r.explainAPI(cmd.Context(), apiError(fmt.Sprintf("create CalicoNodeStatus %q", obj.Name), err))
 			}
 			fmt.Fprintf(r.Streams.Out, "caliconodestatus.projectcalico.org/%s created\n", obj.Name)

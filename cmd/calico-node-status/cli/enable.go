@@ -7,11 +7,10 @@ import (
 	"slices"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
@@ -47,17 +46,17 @@ func (n *nodeChoice) check(cmd string, names []string) (labels.Selector, error) 
 }
 
 // nodes returns the chosen node names: the names given (which must exist as Nodes), or the Node list.
-func (n *nodeChoice) nodes(ctx context.Context, c client.Client, names []string, sel labels.Selector) ([]string, error) {
+func (n *nodeChoice) nodes(ctx context.Context, c corev1client.NodeInterface, names []string, sel labels.Selector) ([]string, error) {
 	if len(names) > 0 {
 		for _, name := range names {
-			if err := c.Get(ctx, client.ObjectKey{Name: name}, &corev1.Node{}); err != nil {
+			if _, err := c.Get(ctx, name, metav1.GetOptions{}); err != nil {
 				return nil, apiError(fmt.Sprintf("get node %q", name), err)
 			}
 		}
 		return names, nil
 	}
-	var l corev1.NodeList
-	if err := c.List(ctx, &l, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	l, err := c.List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
 		return nil, apiError("list nodes", err)
 	}
 	out := make([]string, 0, len(l.Items))
@@ -89,12 +88,12 @@ which makes each agent create its own node's object when the node has none.`, v3
 			if err != nil {
 				return err
 			}
-			c, err := r.coreClient()
+			c, nodeClient, err := r.coreClient()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			nodes, err := choice.nodes(ctx, c, args, sel)
+			nodes, err := choice.nodes(ctx, nodeClient, args, sel)
 			if err != nil {
 				return err
 			}
@@ -113,7 +112,7 @@ which makes each agent create its own node's object when the node has none.`, v3
 				for _, cl := range classes {
 					obj.Spec.Classes = append(obj.Spec.Classes, v3.NodeStatusClassType(cl))
 				}
-				err := c.Create(ctx, obj)
+				_, err := c.Create(ctx, obj, metav1.CreateOptions{})
 				switch {
 				case err == nil:
 					created++
@@ -148,18 +147,18 @@ its node's object again when it restarts.`, v3.LabelManaged),
 			if err != nil {
 				return err
 			}
-			c, err := r.coreClient()
+			c, nodeClient, err := r.coreClient()
 			if err != nil {
 				return err
 			}
 			ctx := cmd.Context()
-			var l v3.CalicoNodeStatusList
-			if err := c.List(ctx, &l, client.MatchingLabels{v3.LabelManaged: "true"}); err != nil {
+			l, err := c.List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(labels.Set{v3.LabelManaged: "true"}).String()})
+			if err != nil {
 				return r.explainAPI(ctx, apiError("list CalicoNodeStatus", err))
 			}
 			var only map[string]bool
 			if !choice.all {
-				nodes, err := choice.nodesForDisable(ctx, c, args, sel)
+				nodes, err := choice.nodesForDisable(ctx, nodeClient, args, sel)
 				if err != nil {
 					return err
 				}
@@ -175,7 +174,7 @@ its node's object again when it restarts.`, v3.LabelManaged),
 					continue
 				}
 				// Only what is still labelled and unchanged since the list: never a lookalike made meanwhile.
-				err := c.Delete(ctx, o, client.Preconditions{UID: &o.UID})
+				err := c.Delete(ctx, o.Name, metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &o.UID}})
 				if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 					return apiError(fmt.Sprintf("delete CalicoNodeStatus %q (%d deleted before it)", o.Name, deleted), err)
 				}
@@ -194,7 +193,7 @@ its node's object again when it restarts.`, v3.LabelManaged),
 
 // nodesForDisable is nodes, except that named nodes need not exist any more: their objects are
 // still deleted (a node gone from the cluster is the commonest reason to disable it).
-func (n *nodeChoice) nodesForDisable(ctx context.Context, c client.Client, names []string, sel labels.Selector) ([]string, error) {
+func (n *nodeChoice) nodesForDisable(ctx context.Context, c corev1client.NodeInterface, names []string, sel labels.Selector) ([]string, error) {
 	if len(names) > 0 {
 		return names, nil
 	}

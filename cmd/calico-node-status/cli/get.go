@@ -13,10 +13,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/watch"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
+	typedv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 )
 
 type getOptions struct {
@@ -104,16 +104,16 @@ func (o *getOptions) selector(name string) fields.Selector {
 }
 
 // fetch returns the objects to show and the resourceVersion to watch from.
-func (o *getOptions) fetch(ctx context.Context, c client.Client, name string) ([]v3.CalicoNodeStatus, string, error) {
+func (o *getOptions) fetch(ctx context.Context, c typedv3.CalicoNodeStatusInterface, name string) ([]v3.CalicoNodeStatus, string, error) {
 	if name != "" {
-		var obj v3.CalicoNodeStatus
-		if err := c.Get(ctx, client.ObjectKey{Name: name}, &obj); err != nil {
+		obj, err := c.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
 			return nil, "", apiError(fmt.Sprintf("get CalicoNodeStatus %q", name), err)
 		}
-		return []v3.CalicoNodeStatus{obj}, obj.ResourceVersion, nil
+		return []v3.CalicoNodeStatus{*obj}, obj.ResourceVersion, nil
 	}
-	var l v3.CalicoNodeStatusList
-	if err := c.List(ctx, &l, client.MatchingFieldsSelector{Selector: o.selector("")}); err != nil {
+	l, err := c.List(ctx, metav1.ListOptions{FieldSelector: o.selector("").String()})
+	if err != nil {
 		return nil, "", apiError("list CalicoNodeStatus", err)
 	}
 	return l.Items, l.ResourceVersion, nil
@@ -129,11 +129,10 @@ func (o *getOptions) print(objs []v3.CalicoNodeStatus, single bool, format print
 // watchLoop prints every change until ctx ends. A watch the server closes is resumed from the last
 // resourceVersion seen; one too old to resume (410 Gone) is replaced by a fresh list, printed in full
 // because changes may have been missed.
-func (o *getOptions) watchLoop(ctx context.Context, c client.WithWatch, name, rv string, format printer.Format) error {
+func (o *getOptions) watchLoop(ctx context.Context, c typedv3.CalicoNodeStatusInterface, name, rv string, format printer.Format) error {
 	for ctx.Err() == nil {
-		w, err := c.Watch(ctx, &v3.CalicoNodeStatusList{}, &client.ListOptions{
-			FieldSelector: o.selector(name),
-			Raw:           &metav1.ListOptions{ResourceVersion: rv, AllowWatchBookmarks: true},
+		w, err := c.Watch(ctx, metav1.ListOptions{
+			FieldSelector: o.selector(name).String(), ResourceVersion: rv, AllowWatchBookmarks: true,
 		})
 		if err != nil {
 			if ctx.Err() != nil {

@@ -15,25 +15,26 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	typedv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 )
 
 // createNode creates a Node with InternalIP addresses (status subresource, as the kubelet sets them).
-func createNode(t *testing.T, c client.Client, name string, labels map[string]string, ips ...string) {
+func createNode(t *testing.T, env *testenv.Env, name string, labels map[string]string, ips ...string) {
 	t.Helper()
 	ctx := context.Background()
-	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
-	if err := c.Create(ctx, n); err != nil {
+	nodes := env.Kube.CoreV1().Nodes()
+	n, err := nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatalf("create node %s: %v", name, err)
 	}
 	for _, ip := range ips {
 		n.Status.Addresses = append(n.Status.Addresses, corev1.NodeAddress{Type: corev1.NodeInternalIP, Address: ip})
 	}
-	if err := c.Status().Update(ctx, n); err != nil {
+	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("node %s addresses: %v", name, err)
 	}
 }
@@ -44,13 +45,13 @@ func meshPeer(ip string, state v3.BGPSessionState, info string) v3.CalicoNodePee
 }
 
 // writeStatus creates a CalicoNodeStatus for node and writes a status with the peers, as an agent would.
-func writeStatus(t *testing.T, c client.Client, name, node, routerID string, peers ...v3.CalicoNodePeer) {
+func writeStatus(t *testing.T, c typedv3.CalicoNodeStatusInterface, name, node, routerID string, peers ...v3.CalicoNodePeer) {
 	t.Helper()
 	ctx := context.Background()
 	period := int32(10)
-	o := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.CalicoNodeStatusSpec{Node: node,
-		Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP}, UpdatePeriodSeconds: &period}}
-	if err := c.Create(ctx, o); err != nil {
+	o, err := c.Create(ctx, &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: v3.CalicoNodeStatusSpec{Node: node,
+		Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP}, UpdatePeriodSeconds: &period}}, metav1.CreateOptions{})
+	if err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
 	bgp := &v3.CalicoNodeBGPStatus{}
@@ -75,7 +76,7 @@ func writeStatus(t *testing.T, c client.Client, name, node, routerID string, pee
 	o.Status = v3.CalicoNodeStatusStatus{LastUpdated: metav1.Now(), ObservedGeneration: o.Generation, BGP: bgp,
 		Agent:      &v3.CalicoNodeAgentStatus{BIRDV4: &v3.BGPDaemonStatus{State: v3.BGPDaemonStateReady, RouterID: routerID}},
 		Conditions: []metav1.Condition{{Type: v3.ConditionReady, Status: metav1.ConditionTrue, Reason: v3.ReasonCollected, LastTransitionTime: metav1.Now()}}}
-	if err := c.Status().Update(ctx, o); err != nil {
+	if _, err := c.UpdateStatus(ctx, o, metav1.UpdateOptions{}); err != nil {
 		t.Fatalf("status of %s: %v", name, err)
 	}
 }
@@ -86,11 +87,11 @@ func writeStatus(t *testing.T, c client.Client, name, node, routerID string, pee
 // node has no status).
 func TestAPIServer_PeersAndMeshFromRealObjects(t *testing.T) {
 	env := testenv.StartForTest(t, testenv.Options{})
-	c := env.Client
-	createNode(t, c, "n1", map[string]string{"rack": "a"}, "10.0.0.1", "fd00::1")
-	createNode(t, c, "n2", map[string]string{"rack": "a"}, "10.0.0.2", "fd00::2")
-	createNode(t, c, "n3", map[string]string{"rack": "a"}, "10.0.0.3", "fd00::3")
-	createNode(t, c, "n4", map[string]string{"rack": "b"}, "10.0.0.4")
+	c := env.Clientset.ProjectcalicoV3().CalicoNodeStatuses()
+	createNode(t, env, "n1", map[string]string{"rack": "a"}, "10.0.0.1", "fd00::1")
+	createNode(t, env, "n2", map[string]string{"rack": "a"}, "10.0.0.2", "fd00::2")
+	createNode(t, env, "n3", map[string]string{"rack": "a"}, "10.0.0.3", "fd00::3")
+	createNode(t, env, "n4", map[string]string{"rack": "b"}, "10.0.0.4")
 	tor := v3.CalicoNodePeer{PeerIP: "10.0.0.254", Type: v3.BGPPeerTypeGlobalPeer, State: v3.BGPSessionStateEstablished, NeighborAS: 64513, RoutesImported: 10}
 	writeStatus(t, c, "n1-status", "n1", "10.0.0.1", meshPeer("10.0.0.2", v3.BGPSessionStateEstablished, ""), meshPeer("10.0.0.3", v3.BGPSessionStateEstablished, ""),
 		meshPeer("fd00::2", v3.BGPSessionStateEstablished, ""), tor)
@@ -160,21 +161,24 @@ func TestAPIServer_PeersAndMeshFromRealObjects(t *testing.T) {
 	var n2, n3 v3.CalicoNodeStatus
 	ctx := context.Background()
 	for name, o := range map[string]*v3.CalicoNodeStatus{"n2-status": &n2, "n3-status": &n3} {
-		if err := c.Get(ctx, client.ObjectKey{Name: name}, o); err != nil {
+		got, err := c.Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
+		*o = *got
 	}
 	n2.Status.BGP.PeersV4 = append(n2.Status.BGP.PeersV4, meshPeer("10.0.0.3", v3.BGPSessionStateEstablished, ""))
 	n2.Status.BGP.PeersV6 = append(n2.Status.BGP.PeersV6, meshPeer("fd00::3", v3.BGPSessionStateEstablished, ""))
 	n3.Status.BGP.PeersV4[1] = meshPeer("10.0.0.2", v3.BGPSessionStateEstablished, "")
 	n3.Status.BGP.PeersV6 = []v3.CalicoNodePeer{meshPeer("fd00::1", v3.BGPSessionStateEstablished, ""), meshPeer("fd00::2", v3.BGPSessionStateEstablished, "")}
-	n1 := v3.CalicoNodeStatus{}
-	if err := c.Get(ctx, client.ObjectKey{Name: "n1-status"}, &n1); err != nil {
+	n1p, err := c.Get(ctx, "n1-status", metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	n1 := *n1p
 	n1.Status.BGP.PeersV6 = append(n1.Status.BGP.PeersV6, meshPeer("fd00::3", v3.BGPSessionStateEstablished, ""))
 	for _, o := range []*v3.CalicoNodeStatus{&n1, &n2, &n3} {
-		if err := c.Status().Update(ctx, o); err != nil {
+		if _, err := c.UpdateStatus(ctx, o, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -191,11 +195,13 @@ func TestAPIServer_PeersAndMeshFromRealObjects(t *testing.T) {
 
 	// A stale status makes a healthy mesh unverified (exit 3): the view never calls it healthy.
 	old := metav1.NewTime(time.Now().Add(-time.Hour))
-	if err := c.Get(ctx, client.ObjectKey{Name: "n3-status"}, &n3); err != nil {
+	n3p, err := c.Get(ctx, "n3-status", metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
+	n3 = *n3p
 	n3.Status.LastUpdated = old
-	if err := c.Status().Update(ctx, &n3); err != nil {
+	if _, err := c.UpdateStatus(ctx, &n3, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	out, _, err = runOn(t, env, "mesh", "-l", "rack=a")
@@ -217,18 +223,18 @@ func squeeze(s string) string {
 // nothing new), disable deletes exactly those, never a hand-made object of the same nodes.
 func TestAPIServer_EnableAndDisablePerNodeObjects(t *testing.T) {
 	env := testenv.StartForTest(t, testenv.Options{})
-	c := env.Client
+	c := env.Clientset.ProjectcalicoV3().CalicoNodeStatuses()
 	ctx := context.Background()
-	createNode(t, c, "w1", map[string]string{"role": "worker"})
-	createNode(t, c, "w2", map[string]string{"role": "worker"})
-	createNode(t, c, "cp1", map[string]string{"role": "control-plane"})
+	createNode(t, env, "w1", map[string]string{"role": "worker"})
+	createNode(t, env, "w2", map[string]string{"role": "worker"})
+	createNode(t, env, "cp1", map[string]string{"role": "control-plane"})
 	// A hand-made object of w1: never touched.
 	writeStatus(t, c, "w1-by-hand", "w1", "10.0.0.1")
 
 	managed := func() []string {
 		t.Helper()
-		var l v3.CalicoNodeStatusList
-		if err := c.List(ctx, &l, client.MatchingLabels{v3.LabelManaged: "true"}); err != nil {
+		l, err := c.List(ctx, metav1.ListOptions{LabelSelector: v3.LabelManaged + "=true"})
+		if err != nil {
 			t.Fatal(err)
 		}
 		var out []string
@@ -246,8 +252,8 @@ func TestAPIServer_EnableAndDisablePerNodeObjects(t *testing.T) {
 	if got := strings.Join(managed(), ","); got != "cns-w1@w1,cns-w2@w2" {
 		t.Fatalf("managed objects after enable --selector role=worker: %s", got)
 	}
-	var o v3.CalicoNodeStatus
-	if err := c.Get(ctx, client.ObjectKey{Name: "cns-w1"}, &o); err != nil {
+	o, err := c.Get(ctx, "cns-w1", metav1.GetOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if o.Annotations[v3.AnnotationCreatedBy] != "cli" || *o.Spec.UpdatePeriodSeconds != v3.ManagedPeriodSeconds ||
@@ -279,7 +285,7 @@ func TestAPIServer_EnableAndDisablePerNodeObjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 10*time.Second, "no managed object left", func() bool { return len(managed()) == 0 })
-	if err := c.Get(ctx, client.ObjectKey{Name: "w1-by-hand"}, &v3.CalicoNodeStatus{}); err != nil {
+	if _, err := c.Get(ctx, "w1-by-hand", metav1.GetOptions{}); err != nil {
 		t.Errorf("the hand-made object of w1 after disable --all-nodes: %v", err)
 	}
 }

@@ -10,11 +10,10 @@ import (
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/mesh"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
 )
@@ -114,21 +113,22 @@ func (o *meshOptions) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("mesh: %w", err)
 	}
-	c, err := o.coreClient()
+	c, nodeClient, err := o.coreClient()
 	if err != nil {
 		return err
 	}
-	var l v3.CalicoNodeStatusList
-	if err := c.List(ctx, &l); err != nil {
+	l, err := c.List(ctx, metav1.ListOptions{})
+	if err != nil {
 		return o.explainAPI(ctx, apiError("list CalicoNodeStatus", err))
 	}
-	var nodes corev1.NodeList
-	if err := c.List(ctx, &nodes, client.MatchingLabelsSelector{Selector: sel}); err != nil {
+	nodes, err := nodeClient.List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
 		if !apierrors.IsForbidden(err) || !sel.Empty() {
 			return apiError("list nodes", err)
 		}
 		// Without the Node list, only router IDs tell the nodes' addresses (IPv4 only, usually).
 		fmt.Fprintf(o.Streams.ErrOut, "warning: cannot list nodes (%v); node addresses come from BIRD router IDs only\n", err)
+		nodes = &corev1.NodeList{}
 	}
 	reports := printer.LatestReports(l.Items, o.Now())
 	if !sel.Empty() {
@@ -187,21 +187,4 @@ func meshExit(res mesh.Result) error {
 			len(res.NoReport), len(res.Stale), unknown)}
 	}
 	return nil
-}
-
-// coreClient is root.client with the core types (Nodes) too.
-func (r *root) coreClient() (client.Client, error) {
-	cfg, err := r.flags.ToRESTConfig()
-	if err != nil {
-		return nil, fmt.Errorf("load kubeconfig: %w", err)
-	}
-	scheme, err := glanceScheme()
-	if err != nil {
-		return nil, err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
-	}
-	return c, nil
 }

@@ -6,10 +6,10 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/printers"
 
-	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
 )
 
@@ -92,8 +92,8 @@ func (o *peersOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var l v3.CalicoNodeStatusList
-	if err := c.List(ctx, &l); err != nil {
+	l, err := c.List(ctx, metav1.ListOptions{})
+	if err != nil {
 		return o.explainAPI(ctx, apiError("list CalicoNodeStatus", err))
 	}
 	reports := printer.LatestReports(l.Items, o.Now())

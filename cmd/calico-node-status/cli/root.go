@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 
-	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned"
+	typedv3 "github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned/typed/api/v3"
 )
 
 const (
@@ -90,19 +91,48 @@ As a kubectl plugin: copy or link the binary as %[2]s anywhere on PATH, then
 	return cmd
 }
 
-// client connects with the kubeconfig flags; called only after a command's arguments are checked.
-func (r *root) client() (client.WithWatch, error) {
+// restConfig is the kubeconfig flags' configuration. The API server's warnings are not shown: the
+// commands report what matters themselves (as with controller-runtime's client, which they used before).
+func (r *root) restConfig() (*rest.Config, error) {
 	cfg, err := r.flags.ToRESTConfig()
 	if err != nil {
 		return nil, fmt.Errorf("load kubeconfig: %w", err)
 	}
-	scheme := runtime.NewScheme()
-	if err := v3.AddToScheme(scheme); err != nil {
-		return nil, fmt.Errorf("register projectcalico.org/v3 types: %w", err)
+	cfg.WarningHandler = rest.NoWarnings{}
+	return cfg, nil
+}
+
+// client connects with the kubeconfig flags (the generated clientset, pkg/generated); called only after a
+// command's arguments are checked.
+func (r *root) client() (typedv3.CalicoNodeStatusInterface, error) {
+	cfg, err := r.restConfig()
+	if err != nil {
+		return nil, err
 	}
-	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	return statusClient(cfg)
+}
+
+func statusClient(cfg *rest.Config) (typedv3.CalicoNodeStatusInterface, error) {
+	cs, err := versioned.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
 	}
-	return c, nil
+	return cs.ProjectcalicoV3().CalicoNodeStatuses(), nil
+}
+
+// coreClient is client with client-go's typed client of Nodes too.
+func (r *root) coreClient() (typedv3.CalicoNodeStatusInterface, corev1client.NodeInterface, error) {
+	cfg, err := r.restConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := statusClient(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	core, err := corev1client.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", cfg.Host, err)
+	}
+	return c, core.Nodes(), nil
 }
