@@ -140,53 +140,12 @@ type sample struct {
 
 // run does one bench run and always tears down what it started.
 func run(ctx context.Context, cfg config) (rep *report, err error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("the bench needs root: the lab creates network namespaces and runs BIRD")
-	}
-	root, err := testenv.RepoRoot()
+	st, finish, err := startRun(ctx, &cfg, "cns-bench-", true)
+	defer func() { err = finish(err) }()
 	if err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp("", "cns-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("create work dir: %w", err)
-	}
-	defer func() {
-		if cfg.Keep || err != nil {
-			cfg.progress("work dir kept: %s", work)
-			return
-		}
-		_ = os.RemoveAll(work)
-	}()
-	// Teardown must run also when ctx was cancelled (SIGINT).
-	cleanupCtx := context.WithoutCancel(ctx)
-
-	if cfg.AgentBin == "" || cfg.OriginalBin == "" {
-		cfg.progress("building binaries")
-	}
-	if cfg.AgentBin == "" {
-		if cfg.AgentBin, err = goBuild(ctx, root, filepath.Join(work, "calico-node-status-agent"), "./cmd/calico-node-status-agent"); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.OriginalBin == "" {
-		if cfg.OriginalBin, err = goBuild(ctx, root, filepath.Join(work, "cns-bench-original"), "./test/bench/original"); err != nil {
-			return nil, err
-		}
-	}
-
-	l, env, teardown, err := startLabAndControlPlane(ctx, cfg, work)
-	defer func() {
-		if terr := teardown(cleanupCtx); terr != nil && err == nil {
-			err = terr
-		}
-	}()
-	if err != nil {
-		return nil, err
-	}
+	l, env, work := st.lab, st.env, st.work
 	node := l.Nodes[0]
 
 	rep = &report{Machine: readMachine(), Periods: cfg.Periods, Period: cfg.Period, Nodes: len(l.Nodes),
@@ -299,6 +258,74 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	rep.OursChanges = writes.changes(oursObject, t0.at, t1.at)
 	rep.OriginalChanges = writes.changes(originalObject, t0.at, t1.at)
 	return rep, nil
+}
+
+// started is what startRun started for a bench run.
+type started struct {
+	work string // the run's work dir (logs, kubeconfig, sockets)
+	lab  *lab.Lab
+	env  *testenv.Env
+	// cleanupCtx is for teardown steps of the run: they must run also when ctx was cancelled (SIGINT).
+	cleanupCtx context.Context
+}
+
+// startRun does what every bench run does first: it checks cfg and that it runs as root, makes a work
+// dir named prefix*, builds the binaries cfg does not name (the original-style baseline only with
+// original) and starts the lab and the control plane. finish, never nil, stops what was started and
+// removes the work dir unless cfg.Keep or the run failed: defer it with the run's error, also when
+// startRun failed, and return what it returns.
+func startRun(ctx context.Context, cfg *config, prefix string, original bool) (st *started, finish func(error) error, err error) {
+	finish = func(err error) error { return err }
+	if err := cfg.validate(); err != nil {
+		return nil, finish, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, finish, errors.New("the bench needs root: the lab creates network namespaces and runs BIRD")
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, finish, err
+	}
+	work, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, finish, fmt.Errorf("create work dir: %w", err)
+	}
+	cleanupCtx := context.WithoutCancel(ctx)
+	var teardown func(context.Context) error
+	finish = func(err error) error {
+		if teardown != nil {
+			if terr := teardown(cleanupCtx); terr != nil && err == nil {
+				err = terr
+			}
+		}
+		if cfg.Keep || err != nil {
+			cfg.progress("work dir kept: %s", work)
+			return err
+		}
+		_ = os.RemoveAll(work)
+		return err
+	}
+
+	if cfg.AgentBin == "" || (original && cfg.OriginalBin == "") {
+		cfg.progress("building binaries")
+	}
+	if cfg.AgentBin == "" {
+		if cfg.AgentBin, err = goBuild(ctx, root, filepath.Join(work, "calico-node-status-agent"), "./cmd/calico-node-status-agent"); err != nil {
+			return nil, finish, err
+		}
+	}
+	if original && cfg.OriginalBin == "" {
+		if cfg.OriginalBin, err = goBuild(ctx, root, filepath.Join(work, "cns-bench-original"), "./test/bench/original"); err != nil {
+			return nil, finish, err
+		}
+	}
+
+	l, env, td, err := startLabAndControlPlane(ctx, *cfg, work)
+	teardown = td
+	if err != nil {
+		return nil, finish, err
+	}
+	return &started{work: work, lab: l, env: env, cleanupCtx: cleanupCtx}, finish, nil
 }
 
 // startLabAndControlPlane starts the BIRD lab (or loads it with ReuseLab) and a real control plane in

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,44 +97,12 @@ func (r *retryReport) phase(name string) *retryPhase {
 
 // runRetry does one retry bench run and always tears down what it started.
 func runRetry(ctx context.Context, cfg config) (rep *retryReport, err error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("the bench needs root: the lab creates network namespaces and runs BIRD")
-	}
-	root, err := testenv.RepoRoot()
+	st, finish, err := startRun(ctx, &cfg, "cns-bench-retry-", false)
+	defer func() { err = finish(err) }()
 	if err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp("", "cns-bench-retry-")
-	if err != nil {
-		return nil, fmt.Errorf("create work dir: %w", err)
-	}
-	defer func() {
-		if cfg.Keep || err != nil {
-			cfg.progress("work dir kept: %s", work)
-			return
-		}
-		_ = os.RemoveAll(work)
-	}()
-	cleanupCtx := context.WithoutCancel(ctx)
-	if cfg.AgentBin == "" {
-		cfg.progress("building the agent")
-		if cfg.AgentBin, err = goBuild(ctx, root, filepath.Join(work, "calico-node-status-agent"), "./cmd/calico-node-status-agent"); err != nil {
-			return nil, err
-		}
-	}
-
-	l, env, teardown, err := startLabAndControlPlane(ctx, cfg, work)
-	defer func() {
-		if terr := teardown(cleanupCtx); terr != nil && err == nil {
-			err = terr
-		}
-	}()
-	if err != nil {
-		return nil, err
-	}
+	l, env, work, cleanupCtx := st.lab, st.env, st.work, st.cleanupCtx
 	node := l.Nodes[0]
 	daemons, err := nodeDaemons(l, node)
 	if err != nil {
