@@ -22,6 +22,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
@@ -128,8 +129,8 @@ func (p *process) stop(grace time.Duration) error {
 // sample is everything read at one end of the measurement window.
 type sample struct {
 	at                      time.Time
-	ours, original          procSample
-	apiserver, etcd         procSample
+	ours, original          procstat.Sample
+	apiserver, etcd         procstat.Sample
 	oursProxy, origProxy    proxyCounts
 	oursWrites, origWrites  int
 	apiWrites               float64
@@ -187,11 +188,11 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 		return nil, err
 	}
 
-	apiPids, err := childrenNamed("kube-apiserver")
+	apiPids, err := procstat.ChildrenNamed("kube-apiserver")
 	if err != nil {
 		return nil, err
 	}
-	etcdPids, err := childrenNamed("etcd")
+	etcdPids, err := procstat.ChildrenNamed("etcd")
 	if err != nil {
 		return nil, err
 	}
@@ -547,9 +548,9 @@ func (m *meter) sample(ctx context.Context, first bool) (s sample, err error) {
 	s.at = time.Now()
 	for _, r := range []struct {
 		pid int
-		dst *procSample
+		dst *procstat.Sample
 	}{{m.ours.pid(), &s.ours}, {m.orig.pid(), &s.original}, {m.apiserver, &s.apiserver}, {m.etcd, &s.etcd}} {
-		if *r.dst, err = readProc(r.pid); err != nil {
+		if *r.dst, err = procstat.Read(r.pid); err != nil {
 			return s, err
 		}
 	}

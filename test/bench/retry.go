@@ -20,6 +20,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
@@ -131,11 +132,11 @@ func runRetry(ctx context.Context, cfg config) (rep *retryReport, err error) {
 	if err != nil {
 		return nil, err
 	}
-	apiPids, err := childrenNamed("kube-apiserver")
+	apiPids, err := procstat.ChildrenNamed("kube-apiserver")
 	if err != nil {
 		return nil, err
 	}
-	etcdPids, err := childrenNamed("etcd")
+	etcdPids, err := procstat.ChildrenNamed("etcd")
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +530,7 @@ func (r *retryRun) sample(agents []*retryAgent) (retrySample, error) {
 	}
 	s.at = s.cp.at
 	for _, a := range agents {
-		ps, err := readProc(a.proc.pid())
+		ps, err := procstat.Read(a.proc.pid())
 		if err != nil {
 			return s, err
 		}
@@ -587,19 +588,21 @@ type controlPlaneProcs struct{ apiserver, etcd int }
 
 type cpSample struct {
 	at              time.Time
-	apiserver, etcd procSample
+	apiserver, etcd procstat.Sample
 }
 
 func (c controlPlaneProcs) read() (s cpSample, err error) {
 	s.at = time.Now()
-	if s.apiserver, err = readProc(c.apiserver); err != nil {
+	if s.apiserver, err = procstat.Read(c.apiserver); err != nil {
 		return s, err
 	}
-	s.etcd, err = readProc(c.etcd)
+	s.etcd, err = procstat.Read(c.etcd)
 	return s, err
 }
 
-func schedSeconds(a, b procSample) float64 { return float64(int64(b.CPUNanos)-int64(a.CPUNanos)) / 1e9 }
+func schedSeconds(a, b procstat.Sample) float64 {
+	return float64(int64(b.CPUNanos)-int64(a.CPUNanos)) / 1e9
+}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
