@@ -6,7 +6,6 @@ package agent
 // tier (test/e2e) runs the agent binary against real BIRD daemons.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -104,8 +103,8 @@ type runningAgent struct {
 	metrics *Metrics
 	reg     *prometheus.Registry
 	ctrl    *Controller
-	checker *APIChecker // nil unless agentSetup.besideCalico
-	logs    *logBuffer  // its JSON log, shown when the test fails
+	checker *APIChecker         // nil unless agentSetup.besideCalico
+	logs    *testenv.SyncBuffer // its JSON log, shown when the test fails
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the controller returned, with its error in err
 	err     error
@@ -139,7 +138,7 @@ type agentSetup struct {
 // by src; the agent stops when the test ends.
 func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource, setup agentSetup) *runningAgent {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testenv.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store, err := NewKubeStore(env.Config, node)
 	if err != nil {
@@ -195,19 +194,6 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	})
 	return a
 }
-
-// logBuffer collects the agent's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
 
 func classesAll() []v3.NodeStatusClassType {
 	return []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}

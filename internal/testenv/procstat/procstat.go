@@ -178,3 +178,18 @@ func splitStat(stat []byte) (comm string, fields []string, ok bool) {
 	}
 	return string(stat[open+1 : closing]), strings.Fields(string(stat[closing+1:])), true
 }
+
+// StatusFields returns every "key: value" line of /proc/<pid>/status, the value trimmed.
+func StatusFields(pid int) (map[string]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, fmt.Errorf("read /proc/%d/status: %w", pid, err)
+	}
+	m := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = strings.TrimSpace(v)
+		}
+	}
+	return m, nil
+}

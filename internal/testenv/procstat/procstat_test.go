@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +65,15 @@ func TestSplitStat(t *testing.T) {
 	}
 	if _, _, ok := splitStat([]byte("42 a S")); ok {
 		t.Fatal("splitStat of a line without parentheses: ok")
+	}
+}
+
+func TestStatusFields(t *testing.T) {
+	m, err := StatusFields(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m["Pid"] != strconv.Itoa(os.Getpid()) || !strings.HasSuffix(m["VmRSS"], " kB") {
+		t.Fatalf("Pid %q, VmRSS %q: want this process's pid and a size in kB", m["Pid"], m["VmRSS"])
 	}
 }
