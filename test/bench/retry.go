@@ -19,9 +19,9 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 // The retry bench (--retry, `make bench-retry`): N agent processes (the real binary), each with a node name

@@ -27,11 +27,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	testprereq "github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 	"github.com/calico-node-status/calico-node-status/internal/testimage"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 func portFree(addr string) error {
