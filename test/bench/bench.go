@@ -177,27 +177,11 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	if err := createObjects(ctx, env.Client, l, node.Name, int32(cfg.Period/time.Second)); err != nil {
 		return nil, err
 	}
-	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return nil, fmt.Errorf("watch client: %w", err)
-	}
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	writes, err := startWriteCounter(wctx, wcl)
+	writes, cp, err := watchControlPlane(wctx, env)
 	if err != nil {
 		return nil, err
-	}
-
-	apiPids, err := procstat.ChildrenNamed("kube-apiserver")
-	if err != nil {
-		return nil, err
-	}
-	etcdPids, err := procstat.ChildrenNamed("etcd")
-	if err != nil {
-		return nil, err
-	}
-	if len(apiPids) != 1 || len(etcdPids) != 1 {
-		return nil, fmt.Errorf("found %d kube-apiserver and %d etcd children of the bench, want one each", len(apiPids), len(etcdPids))
 	}
 
 	port, err := freePort()
@@ -223,7 +207,7 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	defer func() { _ = orig.stop(15 * time.Second) }()
 
 	m := &meter{env: env, hc: &http.Client{Timeout: 5 * time.Second}, metricsURL: metricsURL, writes: writes,
-		ours: ours, orig: orig, apiserver: apiPids[0], etcd: etcdPids[0], proxies: proxies}
+		ours: ours, orig: orig, apiserver: cp.apiserver, etcd: cp.etcd, proxies: proxies}
 	cfg.progress("warming up: waiting for the first write of each")
 	if err := m.warmUp(ctx, 90*time.Second); err != nil {
 		return nil, fmt.Errorf("%w (logs in %s)", err, work)
@@ -327,6 +311,31 @@ func startRun(ctx context.Context, cfg *config, prefix string, original bool) (s
 		return nil, finish, err
 	}
 	return &started{work: work, lab: l, env: env, cleanupCtx: cleanupCtx}, finish, nil
+}
+
+// watchControlPlane starts counting the status writes (a watch of every CalicoNodeStatus, until ctx
+// ends) and finds the control plane's processes, whose CPU the bench reads.
+func watchControlPlane(ctx context.Context, env *testenv.Env) (*writeCounter, controlPlaneProcs, error) {
+	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return nil, controlPlaneProcs{}, fmt.Errorf("watch client: %w", err)
+	}
+	writes, err := startWriteCounter(ctx, wcl)
+	if err != nil {
+		return nil, controlPlaneProcs{}, err
+	}
+	apiPids, err := procstat.ChildrenNamed("kube-apiserver")
+	if err != nil {
+		return nil, controlPlaneProcs{}, err
+	}
+	etcdPids, err := procstat.ChildrenNamed("etcd")
+	if err != nil {
+		return nil, controlPlaneProcs{}, err
+	}
+	if len(apiPids) != 1 || len(etcdPids) != 1 {
+		return nil, controlPlaneProcs{}, fmt.Errorf("found %d kube-apiserver and %d etcd children of the bench, want one each", len(apiPids), len(etcdPids))
+	}
+	return writes, controlPlaneProcs{apiserver: apiPids[0], etcd: etcdPids[0]}, nil
 }
 
 // startLabAndControlPlane starts the BIRD lab (or loads it with ReuseLab) and a real control plane in

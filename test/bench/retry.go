@@ -122,28 +122,12 @@ func runRetry(ctx context.Context, cfg config) (rep *retryReport, err error) {
 	rep = &retryReport{Machine: readMachine(), BirdVersion: l.BirdVersion, Nodes: len(l.Nodes), Node: node.Name,
 		Agents: cfg.Agents, Period: cfg.Period, DeadPeers: cfg.DeadPeers, AgentBin: cfg.AgentBin}
 
-	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return nil, fmt.Errorf("watch client: %w", err)
-	}
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	writes, err := startWriteCounter(wctx, wcl)
+	writes, cp, err := watchControlPlane(wctx, env)
 	if err != nil {
 		return nil, err
 	}
-	apiPids, err := procstat.ChildrenNamed("kube-apiserver")
-	if err != nil {
-		return nil, err
-	}
-	etcdPids, err := procstat.ChildrenNamed("etcd")
-	if err != nil {
-		return nil, err
-	}
-	if len(apiPids) != 1 || len(etcdPids) != 1 {
-		return nil, fmt.Errorf("found %d kube-apiserver and %d etcd children of the bench, want one each", len(apiPids), len(etcdPids))
-	}
-	cp := controlPlaneProcs{apiserver: apiPids[0], etcd: etcdPids[0]}
 
 	// Idle: the control plane with the bench's watch and nothing else.
 	cfg.progress("measuring the control plane idle for %s", cfg.Idle)
