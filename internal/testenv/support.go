@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,13 @@ func FreePort(t testing.TB) int {
 	}
 	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// FreeAddr returns a loopback address ("127.0.0.1:port") with a port that was free a moment ago, for a
+// process about to bind it.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
 
 // HTTPGet returns the body of a GET of url; a status other than 200 is an error (with the body returned).

@@ -32,6 +32,12 @@ func TestFreePortCanBeListenedOn(t *testing.T) {
 		t.Fatalf("listen on the free port %d: %v", p, err)
 	}
 	_ = ln.Close()
+	a := FreeAddr(t)
+	ln, err = net.Listen("tcp", a)
+	if err != nil || !strings.HasPrefix(a, "127.0.0.1:") {
+		t.Fatalf("listen on the free address %q: %v", a, err)
+	}
+	_ = ln.Close()
 }
 
 func TestHTTPGet(t *testing.T) {

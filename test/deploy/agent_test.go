@@ -39,7 +39,7 @@ func TestAgent_RunsWithTheDeployedIdentity(t *testing.T) {
 		t.Fatalf("go build the agent: %v\n%s", err, out)
 	}
 	kubeconfig := agentKubeconfig(t, env, node, filepath.Join(dir, "agent.kubeconfig"))
-	health, metrics := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	health, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	agent := exec.Command(bin, "--kubeconfig", kubeconfig, "--node-name", node,
 		"--bird-socket", filepath.Join(dir, "no-bird.ctl"), "--bird6-socket", filepath.Join(dir, "no-bird6.ctl"),
 		"--health-probe-bind-address", health, "--metrics-bind-address", metrics)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -164,15 +163,10 @@ func runProbe(b *testing.B, probe string, rb *testbird.Daemons, mode string) pro
 func runAgent(b *testing.B, bin string, env *testenv.Env, rb *testbird.Daemons, n int) (peak, rss int64, st v3.CalicoNodeBGPRouteStatus) {
 	b.Helper()
 	node := fmt.Sprintf("membench-%d", n)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	metricsAddr := ln.Addr().String()
-	_ = ln.Close()
+	metricsAddr := testenv.FreeAddr(b)
 	cmd := exec.Command(bin, "--node-name", node, "--kubeconfig", env.Kubeconfig, "--bird-socket", rb.Sock4, "--bird6-socket", rb.Sock6,
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0", "--memory-limit", "64Mi", "--bird-timeout", "5m")
-	var logs bytes.Buffer
+	var logs testenv.SyncBuffer // written by the agent while wait may read it
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
