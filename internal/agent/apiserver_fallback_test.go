@@ -1,14 +1,10 @@
 package agent
 
 import (
-	"context"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/api/meta"
 
@@ -16,38 +12,6 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
-
-// startAgentWith is startAgent with the mapping's options set (here: caps above the CRD's bounds).
-func startAgentWith(t *testing.T, env *testenv.Env, node string, src *scriptedSource, opts status.Options) *Metrics {
-	t.Helper()
-	store, err := NewKubeStore(env.Config, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	m, err := NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Metrics: m, Collect: opts, Log: log})
-	ctrl, err := NewController(r, store.Informer(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := ctrl.Run(ctx); err != nil {
-			t.Errorf("controller: %v", err)
-		}
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	return m
-}
 
 // TestAPIServer_RefusedStatusFallsBackToCounts: an agent whose caps exceed the CRD's bounds (2100 peers
 // per family against maxItems 2000) has its full status refused by the real API server (422); it writes
@@ -57,7 +21,7 @@ func TestAPIServer_RefusedStatusFallsBackToCounts(t *testing.T) {
 	env := testenv.Shared(t)
 	c := cns(env)
 	src := &scriptedSource{snap: manyPeers(v3.MaxPeersPerFamily+100, "09:00:00")}
-	m := startAgentWith(t, env, "fb-node-1", src, status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
+	m := startAgent(t, env, "fb-node-1", src, agentSetup{collect: status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1}}).metrics
 	o := createObject(t, c, "fb-cns", "fb-node-1", 1, classesAll())
 
 	var got *v3.CalicoNodeStatus
@@ -104,7 +68,7 @@ func TestAPIServer_TooLargeStatusFallsBackToCounts(t *testing.T) {
 	}
 	snap.V6.Protocols = snap.V4.Protocols // the same sessions listed under IPv6 too: twice the size
 	src := &scriptedSource{snap: snap}
-	m := startAgentWith(t, env, "fb-node-2", src, status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1})
+	m := startAgent(t, env, "fb-node-2", src, agentSetup{collect: status.Options{MaxPeersPerFamily: -1, MaxStatusBytes: -1}}).metrics
 	o := createObject(t, c, "fb-cns-large", "fb-node-2", 1, classesAll())
 	var got *v3.CalicoNodeStatus
 	testenv.Eventually(t, 30*time.Second, "a counts-only status", func() bool {

@@ -95,13 +95,17 @@ func nodeSnapshot(routerID string, peer2State string) bird.Snapshot {
 	return bird.Snapshot{V4: v4, V6: v6}
 }
 
+// runningAgent is an agent started by startAgent.
 type runningAgent struct {
 	r       *Reconciler
 	src     *scriptedSource
 	metrics *Metrics
 	reg     *prometheus.Registry
+	ctrl    *Controller
+	checker *APIChecker         // nil unless agentSetup.besideCalico
+	logs    *testenv.SyncBuffer // its JSON log, shown when the test fails
 	cancel  context.CancelFunc
-	done    chan struct{} // closed when the manager returned, with its error in err
+	done    chan struct{} // closed when the controller returned, with its error in err
 	err     error
 }
 
@@ -118,13 +122,27 @@ func (a *runningAgent) stop(t *testing.T) {
 	}
 }
 
-func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource, heartbeat time.Duration) *runningAgent {
+// agentSetup is how startAgent wires an agent; the zero value is the plain agent with the default
+// heartbeat and mapping.
+type agentSetup struct {
+	heartbeat time.Duration  // Options.Heartbeat (0: the default)
+	collect   status.Options // the mapping's options (caps)
+	// besideCalico wires the agent as cmd/calico-node-status-agent does: with the API checker on the
+	// watch and the writes.
+	besideCalico     bool
+	otherWriterQuiet time.Duration // Options.OtherWriterQuiet (0: the default)
+}
+
+// startAgent runs a Reconciler in its Controller against env's API server for node, with BIRD replaced
+// by src; the agent stops when the test ends.
+func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource, setup agentSetup) *runningAgent {
 	t.Helper()
+	logs := &testenv.SyncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	store, err := NewKubeStore(env.Config, node)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	events, err := NewKubeEvents(env.Config, node, log)
 	if err != nil {
 		t.Fatal(err)
@@ -136,14 +154,31 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	}
 	// These tests count collections per period of 1 s: no floor between route-table reads here
 	// (TestFullTableReadsAreSpacedByTheFloorInterval covers it).
-	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log,
-		MinFullTableInterval: time.Millisecond})
+	opts := Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: setup.heartbeat, Log: log,
+		Collect: setup.collect, OtherWriterQuiet: setup.otherWriterQuiet, MinFullTableInterval: time.Millisecond}
+	var checker *APIChecker
+	if setup.besideCalico {
+		checker, err = NewAPIChecker(env.Config, log, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checker.MinBackoff, checker.MaxBackoff = 200*time.Millisecond, 2*time.Second
+		store.APIChecker = checker
+		opts.APIChecker = checker
+	}
+	r := NewReconciler(opts)
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &runningAgent{r: r, src: src, metrics: m, reg: reg, cancel: cancel, done: make(chan struct{})}
+	a := &runningAgent{r: r, src: src, metrics: m, reg: reg, ctrl: ctrl, checker: checker, logs: logs, cancel: cancel, done: make(chan struct{})}
+	checked := make(chan struct{})
+	if checker != nil {
+		go func() { checker.Run(ctx); close(checked) }()
+	} else {
+		close(checked)
+	}
 	go func() {
 		a.err = ctrl.Run(ctx)
 		close(a.done)
@@ -151,6 +186,10 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	t.Cleanup(func() {
 		cancel()
 		<-a.done
+		<-checked
+		if t.Failed() {
+			t.Logf("agent %s log:\n%s", node, logs.String())
+		}
 	})
 	return a
 }
@@ -223,7 +262,7 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 	env := testenv.Shared(t)
 	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.0.0.1", "Established")}
-	a := startAgent(t, env, "wc-node-1", src, time.Hour)
+	a := startAgent(t, env, "wc-node-1", src, agentSetup{heartbeat: time.Hour})
 
 	mine := createObject(t, c, "wc-mine", "wc-node-1", 1, classesAll())
 	other := createObject(t, c, "wc-other", "wc-node-2", 1, classesAll())
@@ -290,8 +329,8 @@ func TestAPIServer_AgentHonoursSpecChangesAtOnceAndHandsOverMovedObjects(t *test
 	c := cns(env)
 	src1 := &scriptedSource{snap: nodeSnapshot("10.1.0.1", "Established")}
 	src2 := &scriptedSource{snap: nodeSnapshot("10.1.0.2", "Established")}
-	a1 := startAgent(t, env, "sc-node-1", src1, time.Hour)
-	a2 := startAgent(t, env, "sc-node-2", src2, time.Hour)
+	a1 := startAgent(t, env, "sc-node-1", src1, agentSetup{heartbeat: time.Hour})
+	a2 := startAgent(t, env, "sc-node-2", src2, agentSetup{heartbeat: time.Hour})
 
 	// A long period, so anything that happens within the test happened because of the change.
 	o := createObject(t, c, "sc-obj", "sc-node-1", 3600, classesAll())
@@ -368,7 +407,7 @@ func TestAPIServer_AgentSharesOneQueryPerPeriodAcrossObjects(t *testing.T) {
 	env := testenv.Shared(t)
 	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.2.0.1", "Established")}
-	startAgent(t, env, "sh-node", src, time.Hour)
+	startAgent(t, env, "sh-node", src, agentSetup{heartbeat: time.Hour})
 	const objects = 5
 	for i := 0; i < objects; i++ {
 		createObject(t, c, fmt.Sprintf("sh-obj-%d", i), "sh-node", 1, classesAll())
@@ -395,7 +434,7 @@ func TestAPIServer_AgentRetriesAConflictOnFreshData(t *testing.T) {
 	env := testenv.Shared(t)
 	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.3.0.1", "Established")}
-	a := startAgent(t, env, "cf-node", src, time.Hour)
+	a := startAgent(t, env, "cf-node", src, agentSetup{heartbeat: time.Hour})
 	o := createObject(t, c, "cf-obj", "cf-node", 1, classesAll())
 	waitCollected(t, c, o)
 
@@ -424,7 +463,7 @@ func TestAPIServer_AgentRestartWithNothingChangedDoesNotWrite(t *testing.T) {
 	env := testenv.Shared(t)
 	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.4.0.1", "Established")}
-	first := startAgent(t, env, "rs-node", src, time.Hour)
+	first := startAgent(t, env, "rs-node", src, agentSetup{heartbeat: time.Hour})
 	o := createObject(t, c, "rs-obj", "rs-node", 1, classesAll())
 	waitCollected(t, c, o)
 	first.stop(t)
@@ -432,7 +471,7 @@ func TestAPIServer_AgentRestartWithNothingChangedDoesNotWrite(t *testing.T) {
 	before := get(t, c, o.Name)
 	writes := watchWrites(t, env, before)
 	src2 := &scriptedSource{snap: src.snap}
-	startAgent(t, env, "rs-node", src2, time.Hour)
+	startAgent(t, env, "rs-node", src2, agentSetup{heartbeat: time.Hour})
 	testenv.Eventually(t, 20*time.Second, "the restarted agent to collect three times", func() bool { return src2.count() >= 3 })
 	if n := writes(); n != 0 {
 		t.Fatalf("restarted agent wrote %d times with nothing changed", n)
@@ -443,7 +482,7 @@ func TestAPIServer_AgentHeartbeatAdvancesLastUpdated(t *testing.T) {
 	env := testenv.Shared(t)
 	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.5.0.1", "Established")}
-	a := startAgent(t, env, "hb-node", src, 2*time.Second)
+	a := startAgent(t, env, "hb-node", src, agentSetup{heartbeat: 2 * time.Second})
 	o := createObject(t, c, "hb-obj", "hb-node", 1, classesAll())
 	waitCollected(t, c, o)
 	first := get(t, c, o.Name).Status.LastUpdated
@@ -469,7 +508,7 @@ func TestAPIServer_AgentReportsAnUnreachableDaemonPerSectionAndRecovers(t *testi
 	dialErr := fmt.Errorf("dial unix /var/run/calico/bird6.ctl: %w", os.ErrNotExist)
 	broken.V6 = bird.DaemonSnapshot{Family: bird.IPv6, Socket: "bird6.ctl", StatusErr: dialErr, ProtocolsErr: dialErr, RoutesErr: dialErr}
 	src := &scriptedSource{snap: broken}
-	startAgent(t, env, "ur-node", src, time.Hour)
+	startAgent(t, env, "ur-node", src, agentSetup{heartbeat: time.Hour})
 	o := createObject(t, c, "ur-obj", "ur-node", 1, classesAll())
 	waitCollected(t, c, o)
 

@@ -10,17 +10,13 @@ package agent
 //      TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter....
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,30 +35,8 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
-// logBuffer collects the agent's JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-func (b *logBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
-
-// calicoAgent is an agent wired as cmd/calico-node-status-agent wires it: with the API checker on the
-// watch and the writes, and a log the test reads.
-type calicoAgent struct {
-	*runningAgent
-	checker *APIChecker
-	ctrl    *Controller
-	logs    *logBuffer
-}
-
 // ready is what the agent's /readyz says: nil when ready.
-func (a *calicoAgent) ready() error {
+func (a *runningAgent) ready() error {
 	if err := a.checker.ReadyError(); err != nil {
 		return err
 	}
@@ -72,56 +46,8 @@ func (a *calicoAgent) ready() error {
 	return nil
 }
 
-func (a *calicoAgent) problemMetric(p apicheck.Problem) float64 {
+func (a *runningAgent) problemMetric(p apicheck.Problem) float64 {
 	return testutil.ToFloat64(a.metrics.beside.apiProblem.WithLabelValues(string(p)))
-}
-
-func startCalicoAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource, quiet time.Duration) *calicoAgent {
-	t.Helper()
-	logs := &logBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	store, err := NewKubeStore(env.Config, node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, err := NewKubeEvents(env.Config, node, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	m, err := NewMetrics(reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checker, err := NewAPIChecker(env.Config, log, m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checker.MinBackoff, checker.MaxBackoff = 200*time.Millisecond, 2*time.Second
-	store.APIChecker = checker
-	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: time.Hour, Log: log,
-		APIChecker: checker, OtherWriterQuiet: quiet, MinFullTableInterval: time.Millisecond})
-	ctrl, err := NewController(r, store.Informer(), log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a := &runningAgent{r: r, src: src, metrics: m, reg: reg, cancel: cancel, done: make(chan struct{})}
-	checked := make(chan struct{})
-	go func() { checker.Run(ctx); close(checked) }()
-	go func() {
-		a.err = ctrl.Run(ctx)
-		close(a.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-a.done
-		<-checked
-		if t.Failed() {
-			t.Logf("agent %s log:\n%s", node, logs.String())
-		}
-	})
-	return &calicoAgent{runningAgent: a, checker: checker, ctrl: ctrl, logs: logs}
 }
 
 // eventsFor returns the events.k8s.io Events about one object with one reason.
@@ -177,7 +103,7 @@ func TestAPIServer_BesideCalicoV1CRDsBothAPIsCoexistAndTheAgentWorks(t *testing.
 	})
 
 	src := &scriptedSource{snap: nodeSnapshot("10.40.0.1", "Established")}
-	a := startCalicoAgent(t, env, "v1-node", src, time.Hour)
+	a := startAgent(t, env, "v1-node", src, agentSetup{heartbeat: time.Hour, besideCalico: true, otherWriterQuiet: time.Hour})
 	ours := createObject(t, cs, "v1-beside", "v1-node", 1, classesAll())
 	waitCollected(t, cs, ours)
 	testenv.Eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
@@ -244,7 +170,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	cs := cns(env)
 	ctx := context.Background()
 	src := &scriptedSource{snap: nodeSnapshot("10.41.0.1", "Established")}
-	a := startCalicoAgent(t, env, "sh-calico-node", src, time.Hour)
+	a := startAgent(t, env, "sh-calico-node", src, agentSetup{heartbeat: time.Hour, besideCalico: true, otherWriterQuiet: time.Hour})
 	o := createObject(t, cs, "sh-calico", "sh-calico-node", 1, classesAll())
 	waitCollected(t, cs, o)
 	testenv.Eventually(t, 20*time.Second, "the agent to be ready", func() bool { return a.ready() == nil })
@@ -327,7 +253,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 
 	// An agent started while the group is shadowed says so from its first check.
 	src2 := &scriptedSource{snap: nodeSnapshot("10.41.0.2", "Established")}
-	b := startCalicoAgent(t, env, "sh-calico-node-2", src2, time.Hour)
+	b := startAgent(t, env, "sh-calico-node-2", src2, agentSetup{heartbeat: time.Hour, besideCalico: true, otherWriterQuiet: time.Hour})
 	testenv.Eventually(t, 20*time.Second, "the second agent's first check", func() bool {
 		rep, bad := b.checker.Problem()
 		return bad && rep.Problem == apicheck.ServedByAPIService
@@ -341,7 +267,7 @@ func TestAPIServer_CalicoAPIServiceShadowsOurCRD(t *testing.T) {
 	if err := env.MustResource(t, replaced).Delete(ctx, replaced.GetName(), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	for _, ag := range []*calicoAgent{a, b} {
+	for _, ag := range []*runningAgent{a, b} {
 		testenv.Eventually(t, 60*time.Second, "the agents to be ready again", func() bool { return ag.ready() == nil })
 		if v := ag.problemMetric(apicheck.ServedByAPIService); v != 0 {
 			t.Errorf("api_problem{problem=ServedByAPIService} = %v after recovery, want 0", v)
@@ -415,7 +341,7 @@ func TestAPIServer_CalicoNativeCRDInsteadOfOurs(t *testing.T) {
 	}
 
 	src := &scriptedSource{snap: nodeSnapshot("10.42.0.1", "Established")}
-	a := startCalicoAgent(t, env, "nat-node", src, time.Hour)
+	a := startAgent(t, env, "nat-node", src, agentSetup{heartbeat: time.Hour, besideCalico: true, otherWriterQuiet: time.Hour})
 	testenv.Eventually(t, 30*time.Second, "the agent to find Calico's CRD", func() bool {
 		rep, bad := a.checker.Problem()
 		return bad && rep.Problem == apicheck.NoStatusSubresource
@@ -524,7 +450,7 @@ func TestAPIServer_AgentLeavesAnObjectToAnotherStatusWriter(t *testing.T) {
 	c := cns(env)
 	const quiet = 10 * time.Second
 	src := &scriptedSource{snap: nodeSnapshot("10.43.0.1", "Established")}
-	a := startCalicoAgent(t, env, "ow-node", src, quiet)
+	a := startAgent(t, env, "ow-node", src, agentSetup{heartbeat: time.Hour, besideCalico: true, otherWriterQuiet: quiet})
 	o := createObject(t, c, "ow-obj", "ow-node", 1, classesAll())
 	driver := createObject(t, c, "ow-driver", "ow-node", 1, classesAll()) // keeps the node collecting
 	waitCollected(t, c, o)
@@ -625,7 +551,7 @@ func TestAPIServer_AgentWritesAgainWhenTheOtherWritersEntryIsGone(t *testing.T) 
 	env := testenv.Shared(t)
 	c := cns(env)
 	src := &scriptedSource{snap: nodeSnapshot("10.44.0.1", "Established")}
-	a := startCalicoAgent(t, env, "og-node", src, time.Hour)
+	a := startAgent(t, env, "og-node", src, agentSetup{heartbeat: time.Hour, besideCalico: true, otherWriterQuiet: time.Hour})
 	o := createObject(t, c, "og-obj", "og-node", 1, classesAll())
 	waitCollected(t, c, o)
 	cur := get(t, c, o.Name)

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -54,74 +52,8 @@ func TestNeedsRunNow(t *testing.T) {
 	}
 }
 
-// memStore is a Store over the informer's cache whose writes go nowhere but a counter per UID; the
-// writes' effect on the API server is the API tier's business.
-type memStore struct {
-	indexer cache.Indexer
-	mu      sync.Mutex
-	writes  map[types.UID]int
-	last    map[types.UID]v3.CalicoNodeStatusStatus
-	tries   int
-	fail    error
-}
-
-func (s *memStore) Cached(name string) (*v3.CalicoNodeStatus, error) {
-	item, ok, err := s.indexer.GetByKey(name)
-	if err != nil || !ok {
-		return nil, apierrors.NewNotFound(v3.Resource(resource), name)
-	}
-	return item.(*v3.CalicoNodeStatus).DeepCopy(), nil
-}
-
-func (s *memStore) List() []*v3.CalicoNodeStatus {
-	var out []*v3.CalicoNodeStatus
-	for _, it := range s.indexer.List() {
-		out = append(out, it.(*v3.CalicoNodeStatus))
-	}
-	return out
-}
-
-func (s *memStore) Fresh(_ context.Context, name string) (*v3.CalicoNodeStatus, error) {
-	return s.Cached(name)
-}
-
-func (s *memStore) UpdateStatus(_ context.Context, obj *v3.CalicoNodeStatus) (*v3.CalicoNodeStatus, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.tries++
-	if s.fail != nil {
-		return nil, s.fail
-	}
-	s.writes[obj.UID]++
-	if s.last == nil {
-		s.last = map[types.UID]v3.CalicoNodeStatusStatus{}
-	}
-	s.last[obj.UID] = *obj.Status.DeepCopy()
-	// As the API server does: the stored object (and so the watch) has the new status.
-	stored := obj.DeepCopy()
-	_ = s.indexer.Update(stored)
-	return stored.DeepCopy(), nil
-}
-
-func (s *memStore) writesOf(uid types.UID) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes[uid]
-}
-
-func (s *memStore) lastStatus(uid types.UID) (v3.CalicoNodeStatusStatus, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st, ok := s.last[uid]
-	return st, ok
-}
-
-func (s *memStore) attempts() int { s.mu.Lock(); defer s.mu.Unlock(); return s.tries }
-
-func (s *memStore) setFail(err error) { s.mu.Lock(); s.fail = err; s.mu.Unlock() }
-
 // startFakeWatchController runs the real Controller on an informer fed by a fake watch.
-func startFakeWatchController(t *testing.T, node string, src *scriptedSource) (*watch.FakeWatcher, *memStore, *Reconciler) {
+func startFakeWatchController(t *testing.T, node string, src *scriptedSource) (*watch.FakeWatcher, *fakeStore, *Reconciler) {
 	t.Helper()
 	fw := watch.NewFake()
 	lw := &cache.ListWatch{
@@ -131,7 +63,7 @@ func startFakeWatchController(t *testing.T, node string, src *scriptedSource) (*
 		WatchFuncWithContext: func(context.Context, metav1.ListOptions) (watch.Interface, error) { return fw, nil },
 	}
 	inf := cache.NewSharedIndexInformer(noWatchList{lw}, &v3.CalicoNodeStatus{}, 0, cache.Indexers{})
-	store := &memStore{indexer: inf.GetIndexer(), writes: map[types.UID]int{}}
+	store := newFakeStoreOver(inf.GetIndexer())
 	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Log: slog.New(slog.DiscardHandler)})
 	ctrl, err := NewController(r, inf, slog.New(slog.DiscardHandler))
 	if err != nil {

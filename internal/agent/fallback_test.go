@@ -34,9 +34,9 @@ func manyPeers(n int, gen string) bird.Snapshot {
 // the condition.
 func TestCountsOnlyFallback(t *testing.T) {
 	const limit = 50 // the store's stand-in for the CRD's maxItems
-	store := newInMemStore(cnsObject("cns", "node1"))
+	store := newFakeStore(cnsObject("cns", "node1"))
 	attempts := 0
-	store.update = func(obj *v3.CalicoNodeStatus) error {
+	store.onWrite = func(obj *v3.CalicoNodeStatus) error {
 		attempts++
 		if b := obj.Status.BGP; b != nil && len(b.PeersV4) > limit {
 			return apierrors.NewInvalid(schema.GroupKind{Group: v3.GroupVersion.Group, Kind: "CalicoNodeStatus"}, obj.Name,
@@ -68,8 +68,8 @@ func TestCountsOnlyFallback(t *testing.T) {
 		len(st.Routes.RoutesV4) != 0 || st.Routes.TotalV4 != 4 || !st.Routes.Truncated || st.Agent.BIRDV4 == nil {
 		t.Fatalf("counts-only status: bgp %+v routes %+v", st.BGP, st.Routes)
 	}
-	if attempts != 2 || store.writes != 1 {
-		t.Fatalf("%d attempts, %d writes: want the full status refused once, then the counts written", attempts, store.writes)
+	if attempts != 2 || store.writes() != 1 {
+		t.Fatalf("%d attempts, %d writes: want the full status refused once, then the counts written", attempts, store.writes())
 	}
 
 	// Unchanged BIRD: nothing sent, full or not.
@@ -82,8 +82,8 @@ func TestCountsOnlyFallback(t *testing.T) {
 	// Changed BIRD within fallbackRetry: the counts are written, no full attempt.
 	snap = manyPeers(101, "09:00:01")
 	period()
-	if attempts != 3 || store.writes != 2 || store.get("cns").Status.BGP.NumberEstablishedV4 != 102 {
-		t.Fatalf("%d attempts, %d writes after a change: want the new counts written directly", attempts, store.writes)
+	if attempts != 3 || store.writes() != 2 || store.get("cns").Status.BGP.NumberEstablishedV4 != 102 {
+		t.Fatalf("%d attempts, %d writes after a change: want the new counts written directly", attempts, store.writes())
 	}
 	// After fallbackRetry, a changed status that fits is written in full and the condition goes.
 	now = now.Add(fallbackRetry)

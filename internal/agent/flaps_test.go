@@ -6,8 +6,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 )
@@ -110,14 +108,10 @@ func TestFlapTrackerForgetsRemovedPeersOnlyFromCompleteLists(t *testing.T) {
 func TestReconcilerFlapHistoryWritesOnlyOnChange(t *testing.T) {
 	clock := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	now := func() time.Time { return clock }
-	indexer := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	store := &memStore{indexer: indexer, writes: map[types.UID]int{}}
 	period := int32(10)
 	obj := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: "o", UID: "u1", Generation: 1},
 		Spec: v3.CalicoNodeStatusSpec{Node: "n1", Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, UpdatePeriodSeconds: &period}}
-	if err := indexer.Add(obj); err != nil {
-		t.Fatal(err)
-	}
+	store := newFakeStore(obj)
 	src := &scriptedSource{snap: nodeSnapshot("10.0.0.1", "Established")}
 	newReconciler := func() *Reconciler {
 		return NewReconciler(Options{Store: store, NodeName: "n1", Source: src, Now: now, Heartbeat: time.Hour, MinFullTableInterval: time.Millisecond})

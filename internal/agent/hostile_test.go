@@ -44,8 +44,8 @@ func hostileSnapshot(t *testing.T) bird.Snapshot {
 // trip unchanged (the API server stores invalid UTF-8 as U+FFFD), so the next period finds nothing
 // changed and does not write again: no write loop.
 func TestHostileReplyWritesOnce(t *testing.T) {
-	store := newInMemStore(cnsObject("cns", "node1"))
-	store.update = func(obj *v3.CalicoNodeStatus) error {
+	store := newFakeStore(cnsObject("cns", "node1"))
+	store.onWrite = func(obj *v3.CalicoNodeStatus) error {
 		// What the API server stores and returns: the object through encoding/json.
 		b, err := json.Marshal(obj)
 		if err != nil {
@@ -78,7 +78,7 @@ func TestHostileReplyWritesOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if collections != 4 || store.writes != 1 {
-		t.Fatalf("%d writes in %d collections of an unchanged hostile reply, want 1 write in 4", store.writes, collections)
+	if collections != 4 || store.writes() != 1 {
+		t.Fatalf("%d writes in %d collections of an unchanged hostile reply, want 1 write in 4", store.writes(), collections)
 	}
 }

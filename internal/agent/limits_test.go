@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/cache"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
@@ -47,12 +46,8 @@ func TestServesTheOldestObjects(t *testing.T) {
 }
 
 // newUnitReconciler is a Reconciler over an in-memory store holding objs, with a fake clock.
-func newUnitReconciler(src SnapshotSource, clock *time.Time, objs ...*v3.CalicoNodeStatus) (*Reconciler, *memStore) {
-	idx := cache.NewIndexer(cache.MetaNamespaceKeyFunc, cache.Indexers{})
-	for _, o := range objs {
-		_ = idx.Add(o)
-	}
-	store := &memStore{indexer: idx, writes: map[types.UID]int{}}
+func newUnitReconciler(src SnapshotSource, clock *time.Time, objs ...*v3.CalicoNodeStatus) (*Reconciler, *fakeStore) {
+	store := newFakeStore(objs...)
 	return NewReconciler(Options{Store: store, NodeName: objs[0].Spec.Node, Source: src, Now: func() time.Time { return *clock }}), store
 }
 

@@ -35,7 +35,7 @@ func newLoop(t *testing.T, src SnapshotSource, clock *time.Time) (*MetricsLoop, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewReconciler(Options{Store: &memStore{}, NodeName: "n1", Source: src, Now: func() time.Time { return *clock }})
+	r := NewReconciler(Options{Store: newFakeStore(), NodeName: "n1", Source: src, Now: func() time.Time { return *clock }})
 	return &MetricsLoop{Reconciler: r, Metrics: m, Interval: 30 * time.Second}, reg
 }
 

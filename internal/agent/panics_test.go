@@ -5,86 +5,17 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/util/workqueue"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 )
-
-// inMemStore is an in-memory Store for reconciles without an API server. update, when set, decides what a
-// write returns instead of storing it.
-type inMemStore struct {
-	mu     sync.Mutex
-	objs   map[string]*v3.CalicoNodeStatus
-	writes int
-	update func(obj *v3.CalicoNodeStatus) error
-	cached func(name string) // called on every Cached, may panic
-}
-
-func newInMemStore(objs ...*v3.CalicoNodeStatus) *inMemStore {
-	s := &inMemStore{objs: map[string]*v3.CalicoNodeStatus{}}
-	for _, o := range objs {
-		s.objs[o.Name] = o.DeepCopy()
-	}
-	return s
-}
-
-func (s *inMemStore) Cached(name string) (*v3.CalicoNodeStatus, error) {
-	if s.cached != nil {
-		s.cached(name)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	o, ok := s.objs[name]
-	if !ok {
-		return nil, apierrors.NewNotFound(schema.GroupResource{Group: v3.GroupVersion.Group, Resource: resource}, name)
-	}
-	return o.DeepCopy(), nil
-}
-
-func (s *inMemStore) List() []*v3.CalicoNodeStatus {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*v3.CalicoNodeStatus, 0, len(s.objs))
-	for _, o := range s.objs {
-		out = append(out, o)
-	}
-	return out
-}
-
-func (s *inMemStore) Fresh(_ context.Context, name string) (*v3.CalicoNodeStatus, error) {
-	return s.Cached(name)
-}
-
-func (s *inMemStore) UpdateStatus(_ context.Context, obj *v3.CalicoNodeStatus) (*v3.CalicoNodeStatus, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.update != nil {
-		if err := s.update(obj); err != nil {
-			return nil, err
-		}
-	}
-	s.writes++
-	stored := obj.DeepCopy()
-	stored.ResourceVersion = obj.ResourceVersion + "1"
-	s.objs[obj.Name] = stored
-	return stored.DeepCopy(), nil
-}
-
-func (s *inMemStore) get(name string) *v3.CalicoNodeStatus {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.objs[name].DeepCopy()
-}
 
 func cnsObject(name, node string, classes ...v3.NodeStatusClassType) *v3.CalicoNodeStatus {
 	period := int32(10)
@@ -126,7 +57,7 @@ func statusIssues(st v3.CalicoNodeStatusStatus) []v3.StatusIssue {
 // the reconcile: every section reports CollectionFailed naming the panic, the status is written, and
 // panics_total{where=collect} counts it.
 func TestCollectionPanicBecomesSectionIssues(t *testing.T) {
-	store := newInMemStore(cnsObject("cns", "node1"))
+	store := newFakeStore(cnsObject("cns", "node1"))
 	m := freshMetrics(t)
 	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: m,
 		Source: snapshotFunc(func(context.Context, bird.Need) bird.Snapshot {
@@ -156,7 +87,7 @@ func TestCollectionPanicBecomesSectionIssues(t *testing.T) {
 // reported in its section and counted once per collection under where=parse, even when BIRD 2 gives the
 // same error to both families.
 func TestParserPanicCountedOnce(t *testing.T) {
-	store := newInMemStore(cnsObject("cns", "node1"))
+	store := newFakeStore(cnsObject("cns", "node1"))
 	m := freshMetrics(t)
 	pe := &bird.PanicError{Command: bird.CmdRoutes, Value: "boom"}
 	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: m,
@@ -181,9 +112,9 @@ func TestParserPanicCountedOnce(t *testing.T) {
 // TestReconcilePanicBecomesError: a reconcile that panics returns an error (the controller retries with
 // backoff) and counts panics_total{where=reconcile}; the next reconcile works.
 func TestReconcilePanicBecomesError(t *testing.T) {
-	store := newInMemStore(cnsObject("cns", "node1"))
+	store := newFakeStore(cnsObject("cns", "node1"))
 	boom := true
-	store.cached = func(string) {
+	store.onCached = func(string) {
 		if boom {
 			boom = false
 			panic(errors.New("cache exploded"))
@@ -199,15 +130,15 @@ func TestReconcilePanicBecomesError(t *testing.T) {
 	if n := testutil.ToFloat64(m.panics.WithLabelValues(panicReconcile)); n != 1 {
 		t.Errorf("panics_total{where=reconcile} = %v, want 1", n)
 	}
-	if after, err := r.safeReconcile(context.Background(), "cns"); err != nil || after <= 0 || store.writes != 1 {
-		t.Fatalf("next reconcile: %v, next run in %v, %d writes", err, after, store.writes)
+	if after, err := r.safeReconcile(context.Background(), "cns"); err != nil || after <= 0 || store.writes() != 1 {
+		t.Fatalf("next reconcile: %v, next run in %v, %d writes", err, after, store.writes())
 	}
 }
 
 // TestControllerSurvivesPanickingReconcile: the worker loop itself goes on after a panic.
 func TestControllerSurvivesPanickingReconcile(t *testing.T) {
-	store := newInMemStore(cnsObject("cns", "node1"))
-	store.cached = func(string) { panic("always") }
+	store := newFakeStore(cnsObject("cns", "node1"))
+	store.onCached = func(string) { panic("always") }
 	r := NewReconciler(Options{Store: store, NodeName: "node1", Metrics: freshMetrics(t)})
 	c := &Controller{r: r, log: quietLog(), queue: plainQueue(),
 		failures: workqueue.NewTypedItemExponentialFailureRateLimiter[string](minRetryDelay, maxRetryDelay)}

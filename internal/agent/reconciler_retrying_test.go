@@ -11,57 +11,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 )
-
-// oneObjectStore is a Store over one object in memory that counts writes, with the API server's conflict rule.
-type oneObjectStore struct {
-	mu     sync.Mutex
-	obj    *v3.CalicoNodeStatus
-	rv     int
-	writes int
-}
-
-func (s *oneObjectStore) Cached(name string) (*v3.CalicoNodeStatus, error) {
-	return s.Fresh(context.Background(), name)
-}
-
-func (s *oneObjectStore) Fresh(_ context.Context, name string) (*v3.CalicoNodeStatus, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.obj == nil || s.obj.Name != name {
-		return nil, apierrors.NewNotFound(schema.GroupResource{Group: v3.GroupVersion.Group, Resource: "caliconodestatuses"}, name)
-	}
-	return s.obj.DeepCopy(), nil
-}
-
-func (s *oneObjectStore) List() []*v3.CalicoNodeStatus {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.obj == nil {
-		return nil
-	}
-	return []*v3.CalicoNodeStatus{s.obj}
-}
-
-func (s *oneObjectStore) UpdateStatus(_ context.Context, obj *v3.CalicoNodeStatus) (*v3.CalicoNodeStatus, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if obj.ResourceVersion != s.obj.ResourceVersion {
-		return nil, apierrors.NewConflict(schema.GroupResource{Group: v3.GroupVersion.Group, Resource: "caliconodestatuses"}, obj.Name, fmt.Errorf("stale"))
-	}
-	s.rv++
-	s.writes++
-	s.obj.Status = *obj.Status.DeepCopy()
-	s.obj.ResourceVersion = fmt.Sprint(s.rv)
-	return s.obj.DeepCopy(), nil
-}
 
 type recordedEvent struct{ eventtype, reason, note string }
 
@@ -99,8 +54,8 @@ func birdPeer(name, ip, protoState, bgpState, since, lastErr string) bird.Protoc
 func TestReconcileRetryingPeerWritesEventsMetrics(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	p := int32(10)
-	store := &oneObjectStore{obj: &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: 1, ResourceVersion: "0"},
-		Spec: v3.CalicoNodeStatusSpec{Node: "n", Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, UpdatePeriodSeconds: &p}}}
+	store := newFakeStore(&v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: "x", Generation: 1, ResourceVersion: "0"},
+		Spec: v3.CalicoNodeStatusSpec{Node: "n", Classes: []v3.NodeStatusClassType{v3.NodeStatusClassTypeBGP}, UpdatePeriodSeconds: &p}})
 	src := &scriptedSource{}
 	events := &eventLog{}
 	reg := prometheus.NewRegistry()
@@ -124,8 +79,8 @@ func TestReconcileRetryingPeerWritesEventsMetrics(t *testing.T) {
 
 	step("established", birdPeer("Node_10_99_0_9", "10.99.0.9", "up", "Established", "2026-11-24 09:00:00", ""))
 	step("goes down", birdPeer("Node_10_99_0_9", "10.99.0.9", "start", "Active", "2026-11-24 10:00:20", refused))
-	if store.writes != 2 {
-		t.Fatalf("after the first collection and the peer going down: %d writes, want 2", store.writes)
+	if store.writes() != 2 {
+		t.Fatalf("after the first collection and the peer going down: %d writes, want 2", store.writes())
 	}
 	if got := events.reasons(); strings.Join(got, ",") != EventPeerDown {
 		t.Fatalf("events after the peer went down: %v, want one %s", got, EventPeerDown)
@@ -137,25 +92,25 @@ func TestReconcileRetryingPeerWritesEventsMetrics(t *testing.T) {
 			now.Add(-time.Duration(i)*time.Second).Format("2006-01-02 15:04:05"), refused))
 	}
 	changed1, unchanged1 := writes()
-	if store.writes != 2 || changed1 != changed0 || unchanged1-unchanged0 != float64(len(cycle)) {
+	if store.writes() != 2 || changed1 != changed0 || unchanged1-unchanged0 != float64(len(cycle)) {
 		t.Fatalf("while BIRD retried: %d writes (want 2), status_writes_total{changed} %v -> %v (want unchanged), status_unchanged_total +%v (want +%d)",
-			store.writes, changed0, changed1, unchanged1-unchanged0, len(cycle))
+			store.writes(), changed0, changed1, unchanged1-unchanged0, len(cycle))
 	}
 	if got := events.reasons(); len(got) != 1 {
 		t.Fatalf("events while BIRD retried: %v, want only the one PeerDown", got)
 	}
-	held := peerNamed(store.obj.Status.BGP, "Node_10_99_0_9")
+	held := peerNamed(store.get("x").Status.BGP, "Node_10_99_0_9")
 	if held == nil || held.State != v3.BGPSessionStateActive || held.Since != "2026-11-24 10:00:20" || held.Info != refused {
 		t.Fatalf("status while retrying: %+v, want the state, since and error of when it went down", held)
 	}
 
 	step("error changes", birdPeer("Node_10_99_0_9", "10.99.0.9", "start", "Connect", "2026-11-24 10:02:00", noRoute))
-	if store.writes != 3 || len(events.reasons()) != 1 {
-		t.Fatalf("after the error changed: %d writes (want 3), events %v (want no new one)", store.writes, events.reasons())
+	if store.writes() != 3 || len(events.reasons()) != 1 {
+		t.Fatalf("after the error changed: %d writes (want 3), events %v (want no new one)", store.writes(), events.reasons())
 	}
 	step("back", birdPeer("Node_10_99_0_9", "10.99.0.9", "up", "Established", "2026-11-24 10:03:00", ""))
-	if store.writes != 4 || strings.Join(events.reasons(), ",") != EventPeerDown+","+EventPeerEstablished {
-		t.Fatalf("after the peer came back: %d writes (want 4), events %v (want PeerDown, PeerEstablished)", store.writes, events.reasons())
+	if store.writes() != 4 || strings.Join(events.reasons(), ",") != EventPeerDown+","+EventPeerEstablished {
+		t.Fatalf("after the peer came back: %d writes (want 4), events %v (want PeerDown, PeerEstablished)", store.writes(), events.reasons())
 	}
 	if changed, _ := writes(); changed != 4 {
 		t.Fatalf("status_writes_total{changed} = %v, want 4", changed)

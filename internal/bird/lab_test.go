@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/calico-node-status/calico-node-status/test/lab"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 )
 
 // Lab tier: real BIRD 1.6.8 and 2.0.12. Needs root and the binaries of hack/prereqs.sh; skips without

@@ -21,8 +21,9 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/test/lab"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
 
 // config is one bench run.
@@ -128,8 +129,8 @@ func (p *process) stop(grace time.Duration) error {
 // sample is everything read at one end of the measurement window.
 type sample struct {
 	at                      time.Time
-	ours, original          procSample
-	apiserver, etcd         procSample
+	ours, original          procstat.Sample
+	apiserver, etcd         procstat.Sample
 	oursProxy, origProxy    proxyCounts
 	oursWrites, origWrites  int
 	apiWrites               float64
@@ -140,53 +141,12 @@ type sample struct {
 
 // run does one bench run and always tears down what it started.
 func run(ctx context.Context, cfg config) (rep *report, err error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("the bench needs root: the lab creates network namespaces and runs BIRD")
-	}
-	root, err := testenv.RepoRoot()
+	st, finish, err := startRun(ctx, &cfg, "cns-bench-", true)
+	defer func() { err = finish(err) }()
 	if err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp("", "cns-bench-")
-	if err != nil {
-		return nil, fmt.Errorf("create work dir: %w", err)
-	}
-	defer func() {
-		if cfg.Keep || err != nil {
-			cfg.progress("work dir kept: %s", work)
-			return
-		}
-		_ = os.RemoveAll(work)
-	}()
-	// Teardown must run also when ctx was cancelled (SIGINT).
-	cleanupCtx := context.WithoutCancel(ctx)
-
-	if cfg.AgentBin == "" || cfg.OriginalBin == "" {
-		cfg.progress("building binaries")
-	}
-	if cfg.AgentBin == "" {
-		if cfg.AgentBin, err = goBuild(ctx, root, filepath.Join(work, "calico-node-status-agent"), "./cmd/calico-node-status-agent"); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.OriginalBin == "" {
-		if cfg.OriginalBin, err = goBuild(ctx, root, filepath.Join(work, "cns-bench-original"), "./test/bench/original"); err != nil {
-			return nil, err
-		}
-	}
-
-	l, env, teardown, err := startLabAndControlPlane(ctx, cfg, work)
-	defer func() {
-		if terr := teardown(cleanupCtx); terr != nil && err == nil {
-			err = terr
-		}
-	}()
-	if err != nil {
-		return nil, err
-	}
+	l, env, work := st.lab, st.env, st.work
 	node := l.Nodes[0]
 
 	rep = &report{Machine: readMachine(), Periods: cfg.Periods, Period: cfg.Period, Nodes: len(l.Nodes),
@@ -217,27 +177,11 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	if err := createObjects(ctx, env.Client, l, node.Name, int32(cfg.Period/time.Second)); err != nil {
 		return nil, err
 	}
-	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return nil, fmt.Errorf("watch client: %w", err)
-	}
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	writes, err := startWriteCounter(wctx, wcl)
+	writes, cp, err := watchControlPlane(wctx, env)
 	if err != nil {
 		return nil, err
-	}
-
-	apiPids, err := childrenNamed("kube-apiserver")
-	if err != nil {
-		return nil, err
-	}
-	etcdPids, err := childrenNamed("etcd")
-	if err != nil {
-		return nil, err
-	}
-	if len(apiPids) != 1 || len(etcdPids) != 1 {
-		return nil, fmt.Errorf("found %d kube-apiserver and %d etcd children of the bench, want one each", len(apiPids), len(etcdPids))
 	}
 
 	port, err := freePort()
@@ -263,7 +207,7 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	defer func() { _ = orig.stop(15 * time.Second) }()
 
 	m := &meter{env: env, hc: &http.Client{Timeout: 5 * time.Second}, metricsURL: metricsURL, writes: writes,
-		ours: ours, orig: orig, apiserver: apiPids[0], etcd: etcdPids[0], proxies: proxies}
+		ours: ours, orig: orig, apiserver: cp.apiserver, etcd: cp.etcd, proxies: proxies}
 	cfg.progress("warming up: waiting for the first write of each")
 	if err := m.warmUp(ctx, 90*time.Second); err != nil {
 		return nil, fmt.Errorf("%w (logs in %s)", err, work)
@@ -299,6 +243,99 @@ func run(ctx context.Context, cfg config) (rep *report, err error) {
 	rep.OursChanges = writes.changes(oursObject, t0.at, t1.at)
 	rep.OriginalChanges = writes.changes(originalObject, t0.at, t1.at)
 	return rep, nil
+}
+
+// started is what startRun started for a bench run.
+type started struct {
+	work string // the run's work dir (logs, kubeconfig, sockets)
+	lab  *lab.Lab
+	env  *testenv.Env
+	// cleanupCtx is for teardown steps of the run: they must run also when ctx was cancelled (SIGINT).
+	cleanupCtx context.Context
+}
+
+// startRun does what every bench run does first: it checks cfg and that it runs as root, makes a work
+// dir named prefix*, builds the binaries cfg does not name (the original-style baseline only with
+// original) and starts the lab and the control plane. finish, never nil, stops what was started and
+// removes the work dir unless cfg.Keep or the run failed: defer it with the run's error, also when
+// startRun failed, and return what it returns.
+func startRun(ctx context.Context, cfg *config, prefix string, original bool) (st *started, finish func(error) error, err error) {
+	finish = func(err error) error { return err }
+	if err := cfg.validate(); err != nil {
+		return nil, finish, err
+	}
+	if os.Geteuid() != 0 {
+		return nil, finish, errors.New("the bench needs root: the lab creates network namespaces and runs BIRD")
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return nil, finish, err
+	}
+	work, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return nil, finish, fmt.Errorf("create work dir: %w", err)
+	}
+	cleanupCtx := context.WithoutCancel(ctx)
+	var teardown func(context.Context) error
+	finish = func(err error) error {
+		if teardown != nil {
+			if terr := teardown(cleanupCtx); terr != nil && err == nil {
+				err = terr
+			}
+		}
+		if cfg.Keep || err != nil {
+			cfg.progress("work dir kept: %s", work)
+			return err
+		}
+		_ = os.RemoveAll(work)
+		return err
+	}
+
+	if cfg.AgentBin == "" || (original && cfg.OriginalBin == "") {
+		cfg.progress("building binaries")
+	}
+	if cfg.AgentBin == "" {
+		if cfg.AgentBin, err = goBuild(ctx, root, filepath.Join(work, "calico-node-status-agent"), "./cmd/calico-node-status-agent"); err != nil {
+			return nil, finish, err
+		}
+	}
+	if original && cfg.OriginalBin == "" {
+		if cfg.OriginalBin, err = goBuild(ctx, root, filepath.Join(work, "cns-bench-original"), "./test/bench/original"); err != nil {
+			return nil, finish, err
+		}
+	}
+
+	l, env, td, err := startLabAndControlPlane(ctx, *cfg, work)
+	teardown = td
+	if err != nil {
+		return nil, finish, err
+	}
+	return &started{work: work, lab: l, env: env, cleanupCtx: cleanupCtx}, finish, nil
+}
+
+// watchControlPlane starts counting the status writes (a watch of every CalicoNodeStatus, until ctx
+// ends) and finds the control plane's processes, whose CPU the bench reads.
+func watchControlPlane(ctx context.Context, env *testenv.Env) (*writeCounter, controlPlaneProcs, error) {
+	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return nil, controlPlaneProcs{}, fmt.Errorf("watch client: %w", err)
+	}
+	writes, err := startWriteCounter(ctx, wcl)
+	if err != nil {
+		return nil, controlPlaneProcs{}, err
+	}
+	apiPids, err := procstat.ChildrenNamed("kube-apiserver")
+	if err != nil {
+		return nil, controlPlaneProcs{}, err
+	}
+	etcdPids, err := procstat.ChildrenNamed("etcd")
+	if err != nil {
+		return nil, controlPlaneProcs{}, err
+	}
+	if len(apiPids) != 1 || len(etcdPids) != 1 {
+		return nil, controlPlaneProcs{}, fmt.Errorf("found %d kube-apiserver and %d etcd children of the bench, want one each", len(apiPids), len(etcdPids))
+	}
+	return writes, controlPlaneProcs{apiserver: apiPids[0], etcd: etcdPids[0]}, nil
 }
 
 // startLabAndControlPlane starts the BIRD lab (or loads it with ReuseLab) and a real control plane in
@@ -520,9 +557,9 @@ func (m *meter) sample(ctx context.Context, first bool) (s sample, err error) {
 	s.at = time.Now()
 	for _, r := range []struct {
 		pid int
-		dst *procSample
+		dst *procstat.Sample
 	}{{m.ours.pid(), &s.ours}, {m.orig.pid(), &s.original}, {m.apiserver, &s.apiserver}, {m.etcd, &s.etcd}} {
-		if *r.dst, err = readProc(r.pid); err != nil {
+		if *r.dst, err = procstat.Read(r.pid); err != nil {
 			return s, err
 		}
 	}

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 // TestQuickBench runs the quick mode end to end: real control plane, real 11-node BIRD 1.6 lab, both

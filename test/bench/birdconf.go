@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/calico-node-status/calico-node-status/internal/bird"
-	"github.com/calico-node-status/calico-node-status/test/lab"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 )
 
 // calicoConnectRetry is confd's `connect retry time` (bird.cfg.template): how often Calico's BIRD retries

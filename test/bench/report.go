@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
 
 // Targets of the project (docs/benchmarks.md).
@@ -76,10 +77,10 @@ type report struct {
 func (r *report) fill(t0, t1 sample) {
 	r.Window = t1.at.Sub(t0.at)
 	secs := r.Window.Seconds()
-	mk := func(a, b procSample, wa, wb int, pa, pb proxyCounts) side {
+	mk := func(a, b procstat.Sample, wa, wb int, pa, pb proxyCounts) side {
 		s := side{CPUTicksWindow: b.CPUTicks - a.CPUTicks, RSSBytes: b.RSS, PeakRSSBytes: b.HWM, RSSAnonBytes: b.RSSAnon, RSSFileBytes: b.RSSFile, Writes: wb - wa,
 			BirdConns: pb.Conns - pa.Conns, BirdCommands: pb.Commands - pa.Commands}
-		s.CPUSeconds = b.cpuSeconds() - a.cpuSeconds()
+		s.CPUSeconds = b.CPUSeconds() - a.CPUSeconds()
 		s.SchedCPUSeconds = float64(int64(b.CPUNanos)-int64(a.CPUNanos)) / 1e9
 		s.CPUPerPeriod = s.CPUSeconds / float64(r.Periods)
 		s.CPUPercent = 100 * s.CPUSeconds / secs
@@ -92,8 +93,8 @@ func (r *report) fill(t0, t1 sample) {
 	r.OursWritesBeat = t1.oursBeats - t0.oursBeats
 	r.OursWriteErrors = t1.oursWriteErrs - t0.oursWriteErrs
 	r.OursConflicts = t1.oursConf - t0.oursConf
-	r.APIServerCPUSeconds = t1.apiserver.cpuSeconds() - t0.apiserver.cpuSeconds()
-	r.EtcdCPUSeconds = t1.etcd.cpuSeconds() - t0.etcd.cpuSeconds()
+	r.APIServerCPUSeconds = t1.apiserver.CPUSeconds() - t0.apiserver.CPUSeconds()
+	r.EtcdCPUSeconds = t1.etcd.CPUSeconds() - t0.etcd.CPUSeconds()
 	r.APIServerWrites = t1.apiWrites - t0.apiWrites
 }
 

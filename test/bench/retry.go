@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,8 +19,9 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/test/lab"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
 
 // The retry bench (--retry, `make bench-retry`): N agent processes (the real binary), each with a node name
@@ -98,44 +98,12 @@ func (r *retryReport) phase(name string) *retryPhase {
 
 // runRetry does one retry bench run and always tears down what it started.
 func runRetry(ctx context.Context, cfg config) (rep *retryReport, err error) {
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() != 0 {
-		return nil, errors.New("the bench needs root: the lab creates network namespaces and runs BIRD")
-	}
-	root, err := testenv.RepoRoot()
+	st, finish, err := startRun(ctx, &cfg, "cns-bench-retry-", false)
+	defer func() { err = finish(err) }()
 	if err != nil {
 		return nil, err
 	}
-	work, err := os.MkdirTemp("", "cns-bench-retry-")
-	if err != nil {
-		return nil, fmt.Errorf("create work dir: %w", err)
-	}
-	defer func() {
-		if cfg.Keep || err != nil {
-			cfg.progress("work dir kept: %s", work)
-			return
-		}
-		_ = os.RemoveAll(work)
-	}()
-	cleanupCtx := context.WithoutCancel(ctx)
-	if cfg.AgentBin == "" {
-		cfg.progress("building the agent")
-		if cfg.AgentBin, err = goBuild(ctx, root, filepath.Join(work, "calico-node-status-agent"), "./cmd/calico-node-status-agent"); err != nil {
-			return nil, err
-		}
-	}
-
-	l, env, teardown, err := startLabAndControlPlane(ctx, cfg, work)
-	defer func() {
-		if terr := teardown(cleanupCtx); terr != nil && err == nil {
-			err = terr
-		}
-	}()
-	if err != nil {
-		return nil, err
-	}
+	l, env, work, cleanupCtx := st.lab, st.env, st.work, st.cleanupCtx
 	node := l.Nodes[0]
 	daemons, err := nodeDaemons(l, node)
 	if err != nil {
@@ -154,28 +122,12 @@ func runRetry(ctx context.Context, cfg config) (rep *retryReport, err error) {
 	rep = &retryReport{Machine: readMachine(), BirdVersion: l.BirdVersion, Nodes: len(l.Nodes), Node: node.Name,
 		Agents: cfg.Agents, Period: cfg.Period, DeadPeers: cfg.DeadPeers, AgentBin: cfg.AgentBin}
 
-	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return nil, fmt.Errorf("watch client: %w", err)
-	}
 	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
-	writes, err := startWriteCounter(wctx, wcl)
+	writes, cp, err := watchControlPlane(wctx, env)
 	if err != nil {
 		return nil, err
 	}
-	apiPids, err := childrenNamed("kube-apiserver")
-	if err != nil {
-		return nil, err
-	}
-	etcdPids, err := childrenNamed("etcd")
-	if err != nil {
-		return nil, err
-	}
-	if len(apiPids) != 1 || len(etcdPids) != 1 {
-		return nil, fmt.Errorf("found %d kube-apiserver and %d etcd children of the bench, want one each", len(apiPids), len(etcdPids))
-	}
-	cp := controlPlaneProcs{apiserver: apiPids[0], etcd: etcdPids[0]}
 
 	// Idle: the control plane with the bench's watch and nothing else.
 	cfg.progress("measuring the control plane idle for %s", cfg.Idle)
@@ -562,7 +514,7 @@ func (r *retryRun) sample(agents []*retryAgent) (retrySample, error) {
 	}
 	s.at = s.cp.at
 	for _, a := range agents {
-		ps, err := readProc(a.proc.pid())
+		ps, err := procstat.Read(a.proc.pid())
 		if err != nil {
 			return s, err
 		}
@@ -620,19 +572,21 @@ type controlPlaneProcs struct{ apiserver, etcd int }
 
 type cpSample struct {
 	at              time.Time
-	apiserver, etcd procSample
+	apiserver, etcd procstat.Sample
 }
 
 func (c controlPlaneProcs) read() (s cpSample, err error) {
 	s.at = time.Now()
-	if s.apiserver, err = readProc(c.apiserver); err != nil {
+	if s.apiserver, err = procstat.Read(c.apiserver); err != nil {
 		return s, err
 	}
-	s.etcd, err = readProc(c.etcd)
+	s.etcd, err = procstat.Read(c.etcd)
 	return s, err
 }
 
-func schedSeconds(a, b procSample) float64 { return float64(int64(b.CPUNanos)-int64(a.CPUNanos)) / 1e9 }
+func schedSeconds(a, b procstat.Sample) float64 {
+	return float64(int64(b.CPUNanos)-int64(a.CPUNanos)) / 1e9
+}
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)

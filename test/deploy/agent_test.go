@@ -2,7 +2,6 @@ package deploy_test
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -40,11 +39,11 @@ func TestAgent_RunsWithTheDeployedIdentity(t *testing.T) {
 		t.Fatalf("go build the agent: %v\n%s", err, out)
 	}
 	kubeconfig := agentKubeconfig(t, env, node, filepath.Join(dir, "agent.kubeconfig"))
-	health, metrics := freePort(t), freePort(t)
+	health, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	agent := exec.Command(bin, "--kubeconfig", kubeconfig, "--node-name", node,
 		"--bird-socket", filepath.Join(dir, "no-bird.ctl"), "--bird6-socket", filepath.Join(dir, "no-bird6.ctl"),
 		"--health-probe-bind-address", health, "--metrics-bind-address", metrics)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	agent.Stdout, agent.Stderr = logs, logs
 	if err := agent.Start(); err != nil {
 		t.Fatal(err)
@@ -140,15 +139,4 @@ func agentKubeconfig(t *testing.T, env *testenv.Env, node, path string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// freePort returns a loopback address with a port free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

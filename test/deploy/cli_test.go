@@ -1,14 +1,12 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,26 +21,8 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
-// syncBuffer is written by a command running in another goroutine and read by the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runCLI runs the calico-node-status cobra command in-process with the admin kubeconfig.
-func runCLI(ctx context.Context, env *testenv.Env, stdout, stderr *syncBuffer, args ...string) error {
+func runCLI(ctx context.Context, env *testenv.Env, stdout, stderr *testenv.SyncBuffer, args ...string) error {
 	cmd := cli.NewRootCommand(cli.Options{Streams: genericiooptions.IOStreams{In: strings.NewReader(""), Out: stdout, ErrOut: stderr}})
 	cmd.SetArgs(append(args, "--kubeconfig", env.Kubeconfig))
 	return cmd.ExecuteContext(ctx)
@@ -50,7 +30,7 @@ func runCLI(ctx context.Context, env *testenv.Env, stdout, stderr *syncBuffer, a
 
 func cliOut(t *testing.T, env *testenv.Env, args ...string) string {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut testenv.SyncBuffer
 	if err := runCLI(ctxFor(t, time.Minute), env, &out, &errOut, args...); err != nil {
 		t.Fatalf("calico-node-status %s: %v\nstderr: %s", strings.Join(args, " "), err, errOut.String())
 	}
@@ -185,7 +165,7 @@ func TestCLI_CreateRefusedShowsTheAPIServersMessage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out, errOut syncBuffer
+			var out, errOut testenv.SyncBuffer
 			err := runCLI(ctxFor(t, time.Minute), env, &out, &errOut, append([]string{"create", "cli-invalid"}, tt.args...)...)
 			if err == nil {
 				_ = env.Client.Delete(context.Background(), &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: "cli-invalid"}})
@@ -235,7 +215,7 @@ func TestCLI_OutputFormatsReadBackAsTheServersObjects(t *testing.T) {
 		t.Errorf("get --node node-fmt -o yaml lists (-want +got):\n%s", diff)
 	}
 
-	var out, errOut syncBuffer
+	var out, errOut testenv.SyncBuffer
 	err := runCLI(ctxFor(t, time.Minute), env, &out, &errOut, "get", "cli-no-such-object")
 	if err == nil || !strings.Contains(err.Error(), `get CalicoNodeStatus "cli-no-such-object": not found`) {
 		t.Errorf("get of a missing object: %v", err)
@@ -252,7 +232,7 @@ func TestCLI_WatchPrintsEveryChange(t *testing.T) {
 	env := testenv.Shared(t)
 	applyConfig(t)
 	createCNS(t, env, "cli-watch", "node-a", 10)
-	var out, errOut syncBuffer
+	var out, errOut testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runCLI(ctx, env, &out, &errOut, "get", "cli-watch", "--watch") }()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -48,7 +47,7 @@ func startAgent(t testing.TB, dir string, c agentConfig) *agentProc {
 	t.Helper()
 	bin := agentBinary(t)
 	a := &agentProc{node: c.node, logPath: filepath.Join(dir, "agent-"+c.node+".log"),
-		metrics: freeAddr(t), health: freeAddr(t)}
+		metrics: testenv.FreeAddr(t), health: testenv.FreeAddr(t)}
 	a.args = append([]string{
 		"--kubeconfig", c.kubeconfig,
 		"--node-name", c.node,
@@ -333,17 +332,6 @@ func httpGet(hostport, path string) (int, string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
-}
-
-// freeAddr returns a loopback address with a port free at the moment (the agent binds it soon after).
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // holds reports whether cond stays true for d (checked every 100 ms); the explanation of the first

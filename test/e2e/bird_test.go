@@ -16,8 +16,8 @@ import (
 	"time"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 // birdLab is a running lab with what the tests do to its daemons: birdc, kill, restart (with the

@@ -16,8 +16,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 // Tier "e2e": real kube-apiserver + etcd, a real BIRD lab of 3 nodes, one agent process per node. Each

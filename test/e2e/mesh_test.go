@@ -16,8 +16,8 @@ import (
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/cmd/calico-node-status/cli"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 // runCLI runs the calico-node-status command in process against the test's control plane.

@@ -30,6 +30,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
 
 // Pattern is the write and watch pattern of the hollow agents.
@@ -207,10 +208,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 
 	runtime.GC()
-	rssBefore, err := rssBytes(os.Getpid())
+	memBefore, err := procstat.ReadMemory(os.Getpid())
 	if err != nil {
 		return res, err
 	}
+	rssBefore := memBefore.RSS
 
 	// The fleet: every agent built, then all started at once.
 	rec := newRecorder(o.Nodes)
@@ -341,11 +343,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	for _, b := range birds {
 		res.BirdCommands += b.commands.Load()
 	}
-	if rss, err := rssBytes(apiPIDs[0]); err == nil {
-		res.APIServerRSS = rss
+	if mem, err := procstat.ReadMemory(apiPIDs[0]); err == nil {
+		res.APIServerRSS = mem.RSS
 	}
-	if rss, err := rssBytes(os.Getpid()); err == nil && rss > rssBefore {
-		res.FleetRSSPerAgent = (rss - rssBefore) / uint64(o.Nodes)
+	if mem, err := procstat.ReadMemory(os.Getpid()); err == nil && mem.RSS > rssBefore {
+		res.FleetRSSPerAgent = (mem.RSS - rssBefore) / uint64(o.Nodes)
 	}
 
 	// Before the restart: while a restarted API server loads its configuration it classifies requests
@@ -386,11 +388,11 @@ func jsonSize(o *v3.CalicoNodeStatus) (int, error) {
 }
 
 func controlPlanePIDs() ([]int, error) {
-	api, err := childrenNamed("kube-apiserver")
+	api, err := procstat.ChildrenNamed("kube-apiserver")
 	if err != nil {
 		return nil, err
 	}
-	etcd, err := childrenNamed("etcd")
+	etcd, err := procstat.ChildrenNamed("etcd")
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +404,7 @@ func controlPlanePIDs() ([]int, error) {
 
 // cpuOver measures the processes' CPU over d, in cores.
 func cpuOver(ctx context.Context, pids []int, d time.Duration) (float64, error) {
-	c0, err := procCPU(pids)
+	c0, err := procstat.CPU(pids)
 	if err != nil {
 		return 0, err
 	}
@@ -410,7 +412,7 @@ func cpuOver(ctx context.Context, pids []int, d time.Duration) (float64, error) 
 	if err := sleepCtx(ctx, d); err != nil {
 		return 0, err
 	}
-	c1, err := procCPU(pids)
+	c1, err := procstat.CPU(pids)
 	if err != nil {
 		return 0, err
 	}

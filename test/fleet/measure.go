@@ -1,14 +1,10 @@
 package fleet
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -148,94 +144,6 @@ func startWriteCounter(ctx context.Context, cl client.WithWatch) (*writeCounter,
 		}
 	}()
 	return w, nil
-}
-
-// procCPU is the CPU time (schedstat, nanoseconds on CPU of all threads) of the control plane processes.
-func procCPU(pids []int) (time.Duration, error) {
-	var sum uint64
-	for _, pid := range pids {
-		n, err := schedstatNanos(pid)
-		if err != nil {
-			return 0, err
-		}
-		sum += n
-	}
-	return time.Duration(sum), nil
-}
-
-func schedstatNanos(pid int) (uint64, error) {
-	files, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(files) == 0 {
-		return 0, fmt.Errorf("list /proc/%d/task/*/schedstat: %v (%d files)", pid, err, len(files))
-	}
-	var sum uint64
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // the thread exited meanwhile
-		}
-		fields := strings.Fields(string(b))
-		if len(fields) < 1 {
-			return 0, fmt.Errorf("parse %s: empty", f)
-		}
-		n, err := strconv.ParseUint(fields[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parse %s: %w", f, err)
-		}
-		sum += n
-	}
-	return sum, nil
-}
-
-// rssBytes is a process's resident memory (VmRSS).
-func rssBytes(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("read /proc/%d/status: %w", pid, err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("parse VmRSS of %d: %w", pid, err)
-			}
-			return kb * 1024, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
-}
-
-// childrenNamed returns the pids of this process's children whose command name is name: envtest starts
-// kube-apiserver and etcd as direct children (after a restart too).
-func childrenNamed(name string) ([]int, error) {
-	dirs, err := filepath.Glob("/proc/[0-9]*")
-	if err != nil {
-		return nil, fmt.Errorf("list /proc: %w", err)
-	}
-	self := os.Getpid()
-	var pids []int
-	for _, d := range dirs {
-		pid, err := strconv.Atoi(filepath.Base(d))
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(d, "stat"))
-		if err != nil {
-			continue
-		}
-		open, closing := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
-		if open < 0 || closing < open {
-			continue
-		}
-		f := strings.Fields(string(stat[closing+1:]))
-		if len(f) < 2 || string(stat[open+1:closing]) != name {
-			continue
-		}
-		if ppid, err := strconv.Atoi(f[1]); err == nil && ppid == self {
-			pids = append(pids, pid)
-		}
-	}
-	return pids, nil
 }
 
 // flowSchemaCounts returns how many of the agents' requests each APF flow schema (by UID) classified.

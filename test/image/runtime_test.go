@@ -6,14 +6,10 @@ package image_test
 // /var/run/calico, as calico-node does) and the API server with a Pod-bound token, and writes the status.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -21,7 +17,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,29 +27,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	testprereq "github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 	"github.com/calico-node-status/calico-node-status/internal/testimage"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
-
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func portFree(addr string) error {
 	ln, err := net.Listen("tcp", addr)
@@ -241,7 +219,7 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 	}
 
 	stateDir := filepath.Join(bundle, "runc-state")
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd := exec.Command(runc, "--root", stateDir, "run", "--bundle", bundle, id)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -286,7 +264,10 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 		pid = st.Pid
 		return st.Status == "running" && pid > 0, fmt.Errorf("state %s", st.Status)
 	})
-	status := procStatus(t, pid)
+	status, err := procstat.StatusFields(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	wantUID := strconv.FormatInt(spec.Process.User.UID, 10)
 	t.Run("process credentials", func(t *testing.T) {
 		if f := strings.Fields(status["Uid"]); len(f) == 0 || f[0] != wantUID || f[1] != wantUID {
@@ -337,7 +318,7 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 		}
 		return false, fmt.Errorf("no Ready condition yet: %+v", got.Status)
 	})
-	t.Run("status from the lab's BIRD", checkLabStatus(&got, node))
+	t.Run("status from the lab's BIRD", func(t *testing.T) { testenv.CheckLabNodeStatus(t, &got, node.IP4) })
 	t.Run("metrics and health on the DaemonSet's ports", func(t *testing.T) {
 		for _, p := range c.Ports {
 			var path, want string
@@ -349,41 +330,12 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 			default:
 				continue
 			}
-			body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d%s", p.ContainerPort, path))
+			body, err := testenv.HTTPGet(fmt.Sprintf("http://127.0.0.1:%d%s", p.ContainerPort, path))
 			if err != nil || !strings.Contains(body, want) {
 				t.Errorf("GET :%d%s: %v, body does not contain %q:\n%.400s", p.ContainerPort, path, err, want, body)
 			}
 		}
 	})
-}
-
-func httpGet(u string) (string, error) {
-	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get(u)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("status %s", resp.Status)
-	}
-	return string(b), err
-}
-
-func procStatus(t *testing.T, pid int) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), ":")
-		m[k] = strings.TrimSpace(v)
-	}
-	return m
 }
 
 // mountOptions returns the per-mount options of the process's mount points (mountinfo field 6).
@@ -410,27 +362,4 @@ func hasOpt(opts, o string) bool {
 		}
 	}
 	return false
-}
-
-// checkLabStatus checks a status written from the lab node's BIRD 1.6: both daemons Ready with the
-// node's router ID, established sessions, routes.
-func checkLabStatus(got *v3.CalicoNodeStatus, node lab.Node) func(t *testing.T) {
-	return func(t *testing.T) {
-		st := got.Status
-		if st.Agent == nil || st.Agent.BIRDV4 == nil || st.Agent.BIRDV6 == nil || st.BGP == nil || st.Routes == nil {
-			t.Fatalf("status misses a section: %+v", st)
-		}
-		if st.Agent.BIRDV4.State != v3.BGPDaemonStateReady || st.Agent.BIRDV6.State != v3.BGPDaemonStateReady {
-			t.Errorf("daemon states v4 %q v6 %q, want Ready", st.Agent.BIRDV4.State, st.Agent.BIRDV6.State)
-		}
-		if st.Agent.BIRDV4.RouterID != node.IP4 {
-			t.Errorf("router ID %q, want the lab node's %s", st.Agent.BIRDV4.RouterID, node.IP4)
-		}
-		if st.BGP.NumberEstablishedV4 < 1 || st.BGP.NumberEstablishedV6 < 1 {
-			t.Errorf("established sessions v4 %d v6 %d, want some", st.BGP.NumberEstablishedV4, st.BGP.NumberEstablishedV6)
-		}
-		if len(st.Routes.RoutesV4) == 0 || len(st.Routes.RoutesV6) == 0 {
-			t.Errorf("routes v4 %d v6 %d, want some", len(st.Routes.RoutesV4), len(st.Routes.RoutesV6))
-		}
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,6 +23,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/testbird"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
 
 // daemonSetLimit is the agent container's memory limit in config/agent/daemonset.yaml.
@@ -163,15 +163,10 @@ func runProbe(b *testing.B, probe string, rb *testbird.Daemons, mode string) pro
 func runAgent(b *testing.B, bin string, env *testenv.Env, rb *testbird.Daemons, n int) (peak, rss int64, st v3.CalicoNodeBGPRouteStatus) {
 	b.Helper()
 	node := fmt.Sprintf("membench-%d", n)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	metricsAddr := ln.Addr().String()
-	_ = ln.Close()
+	metricsAddr := testenv.FreeAddr(b)
 	cmd := exec.Command(bin, "--node-name", node, "--kubeconfig", env.Kubeconfig, "--bird-socket", rb.Sock4, "--bird6-socket", rb.Sock6,
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0", "--memory-limit", "64Mi", "--bird-timeout", "5m")
-	var logs bytes.Buffer
+	var logs testenv.SyncBuffer // written by the agent while wait may read it
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -211,7 +206,11 @@ func runAgent(b *testing.B, bin string, env *testenv.Env, rb *testbird.Daemons, 
 	if !st.Truncated {
 		b.Fatalf("status routes %+v: want truncated", st)
 	}
-	return pidStatus(cmd.Process.Pid, "VmHWM"), pidStatus(cmd.Process.Pid, "VmRSS"), st
+	mem, err := procstat.ReadMemory(cmd.Process.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return int64(mem.HWM), int64(mem.RSS), st
 }
 
 // collections reads the agent's calico_node_status_collection_duration_seconds_count.
@@ -226,22 +225,6 @@ func collections(addr string) int {
 		if v, ok := strings.CutPrefix(line, "calico_node_status_collection_duration_seconds_count "); ok {
 			n, _ := strconv.Atoi(strings.TrimSpace(v))
 			return n
-		}
-	}
-	return 0
-}
-
-func pidStatus(pid int, field string) int64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			if f := strings.Fields(v); len(f) > 0 {
-				kb, _ := strconv.ParseInt(f[0], 10, 64)
-				return kb << 10
-			}
 		}
 	}
 	return 0

@@ -25,7 +25,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +32,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/status"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
 
 type result struct {
@@ -64,7 +64,8 @@ func main() {
 	timeout := flag.Duration("timeout", 5*time.Minute, "deadline of the collection")
 	flag.Parse()
 
-	res := result{Mode: *mode, IdleRSS: procStatus("VmRSS")}
+	idle, _ := procstat.ReadMemory(os.Getpid()) // zeros if /proc cannot be read: the JSON shows it
+	res := result{Mode: *mode, IdleRSS: int64(idle.RSS)}
 	stop := sampleHeap(&res.PeakHeap)
 	start := time.Now()
 	var keep any
@@ -106,7 +107,8 @@ func main() {
 	runtime.ReadMemStats(&ms)
 	res.LiveHeap = int64(ms.HeapAlloc)
 	runtime.KeepAlive(keep)
-	res.PeakRSS = procStatus("VmHWM")
+	end, _ := procstat.ReadMemory(os.Getpid())
+	res.PeakRSS = int64(end.HWM)
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		os.Exit(1)
 	}
@@ -163,22 +165,4 @@ func sampleHeap(peak *int64) (stop func()) {
 		}
 	}()
 	return func() { close(done); wg.Wait() }
-}
-
-// procStatus reads a "kB" field of /proc/self/status, in bytes.
-func procStatus(field string) int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				n, _ := strconv.ParseInt(f[0], 10, 64)
-				return n << 10
-			}
-		}
-	}
-	return 0
 }

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,31 +106,6 @@ func (p *proc) grepLog(s string, max int) []string {
 		}
 	}
 	return out
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s: last error: %v", d, what, err)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
 }
 
 // nodeBinaries returns the directory with the control plane and node binaries, building the node ones
@@ -433,7 +407,7 @@ func startCluster(t *testing.T, pause *testimage.Built) *cluster {
 	}
 	c.containerd = startProc(t, "containerd", filepath.Join(logs, "containerd.log"), containerd, "--config", cfgPath)
 	t.Cleanup(func() { c.stopContainerd(t) })
-	waitFor(t, 30*time.Second, "containerd's socket", func() (bool, error) {
+	testenv.Eventually(t, 30*time.Second, "containerd's socket", func() (bool, error) {
 		if c.containerd.exited() {
 			t.Fatalf("containerd exited: %v\n%s", c.containerd.err, c.containerd.tail(20))
 		}
@@ -496,7 +470,7 @@ func (c *cluster) startKubelet(t *testing.T) error {
 	c.kubeletDir = filepath.Join(c.work, "kubelet")
 	cfgPath := filepath.Join(c.work, "kubelet.yaml")
 	cfg := render(kubeletConfig, map[string]string{
-		"port": strconv.Itoa(freePort(t)), "ca": filepath.Join(c.work, "ca.crt"), "cgroupRoot": cgroupRoot,
+		"port": strconv.Itoa(testenv.FreePort(t)), "ca": filepath.Join(c.work, "ca.crt"), "cgroupRoot": cgroupRoot,
 		"failCgroupV1": strconv.FormatBool(v2), "sock": c.ctrSock, "work": c.work,
 	})
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {

@@ -5,9 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,10 +28,11 @@ import (
 	"sigs.k8s.io/yaml"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	testprereq "github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 	"github.com/calico-node-status/calico-node-status/internal/testimage"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 const (
@@ -157,7 +156,7 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 
 	t.Run("the status is written from the node's BIRD", func(t *testing.T) {
 		got := waitReadyStatus(t, env, own.Name, 0, 90*time.Second)
-		checkLabStatus(t, got, labNode)
+		testenv.CheckLabNodeStatus(t, got, labNode.IP4)
 	})
 
 	t.Run("Pod-bound token carries the node; isolation allows it and refuses another node", func(t *testing.T) {
@@ -200,7 +199,7 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 				port = p.ContainerPort
 			}
 		}
-		body, err := httpGet(fmt.Sprintf("http://%s/metrics", net.JoinHostPort(pod.Status.PodIP, fmt.Sprint(port))))
+		body, err := testenv.HTTPGet(fmt.Sprintf("http://%s/metrics", net.JoinHostPort(pod.Status.PodIP, fmt.Sprint(port))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -213,7 +212,10 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 
 	t.Run("containerd applies the securityContext", func(t *testing.T) {
 		pid := agentPID(t, pod)
-		st := procStatus(t, pid)
+		st, err := procstat.StatusFields(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
 		checks := map[string]string{"NoNewPrivs": "1", "CapEff": "0000000000000000", "CapBnd": "0000000000000000", "Seccomp": "2"}
 		for k, want := range checks {
 			if st[k] != want {
@@ -437,26 +439,6 @@ func ready(o *v3.CalicoNodeStatus) bool {
 	return false
 }
 
-func checkLabStatus(t *testing.T, got *v3.CalicoNodeStatus, node lab.Node) {
-	t.Helper()
-	st := got.Status
-	if st.Agent == nil || st.Agent.BIRDV4 == nil || st.Agent.BIRDV6 == nil || st.BGP == nil || st.Routes == nil {
-		t.Fatalf("status misses a section: %+v", st)
-	}
-	if st.Agent.BIRDV4.State != v3.BGPDaemonStateReady || st.Agent.BIRDV6.State != v3.BGPDaemonStateReady {
-		t.Errorf("daemon states v4 %q v6 %q, want Ready", st.Agent.BIRDV4.State, st.Agent.BIRDV6.State)
-	}
-	if st.Agent.BIRDV4.RouterID != node.IP4 {
-		t.Errorf("router ID %q, want the lab node's %s", st.Agent.BIRDV4.RouterID, node.IP4)
-	}
-	if st.BGP.NumberEstablishedV4 < 1 || st.BGP.NumberEstablishedV6 < 1 {
-		t.Errorf("established sessions v4 %d v6 %d, want some", st.BGP.NumberEstablishedV4, st.BGP.NumberEstablishedV6)
-	}
-	if len(st.Routes.RoutesV4) == 0 || len(st.Routes.RoutesV6) == 0 {
-		t.Errorf("routes v4 %d v6 %d, want some", len(st.Routes.RoutesV4), len(st.Routes.RoutesV6))
-	}
-}
-
 // podToken reads the service-account token the kubelet projected into the pod's volume.
 func podToken(t *testing.T, c *cluster, pod *corev1.Pod) string {
 	t.Helper()
@@ -505,20 +487,6 @@ func jwtClaims(t *testing.T, token string) tokenClaims {
 	return c
 }
 
-func httpGet(u string) (string, error) {
-	cl := &http.Client{Timeout: 5 * time.Second}
-	resp, err := cl.Get(u)
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	return string(b), err
-}
-
 // agentPID finds the agent's process by the pod's cgroup (cgroupfs: .../pod<uid>/<container id>).
 func agentPID(t *testing.T, pod *corev1.Pod) int {
 	t.Helper()
@@ -543,18 +511,4 @@ func agentPID(t *testing.T, pod *corev1.Pod) int {
 	}
 	t.Fatalf("no calico-node-status-agent process in container %s", cid)
 	return 0
-}
-
-func procStatus(t *testing.T, pid int) map[string]string {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, _ := strings.Cut(line, ":")
-		m[k] = strings.TrimSpace(v)
-	}
-	return m
 }

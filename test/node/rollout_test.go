@@ -17,8 +17,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testimage"
-	"github.com/calico-node-status/calico-node-status/test/lab"
 )
 
 func runtimeConvert(m map[string]any, into any) error {
@@ -173,5 +174,5 @@ func rollingUpdate(t *testing.T, c *cluster, admin kubernetes.Interface, old *co
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(obj), &got); err != nil {
 		t.Fatal(err)
 	}
-	checkLabStatus(t, &got, labNode)
+	testenv.CheckLabNodeStatus(t, &got, labNode.IP4)
 }

@@ -11,7 +11,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/status"
-	"github.com/calico-node-status/calico-node-status/test/lab"
+	"github.com/calico-node-status/calico-node-status/internal/testbird/lab"
 )
 
 // BenchmarkReconcileUnchanged measures one collection + compare cycle of an object whose status does not

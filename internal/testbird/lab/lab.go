@@ -84,10 +84,11 @@ const (
 	FlavourCalico = "calico" // a build of Calico's fork of BIRD 1.6.8 (projectcalico/bird)
 )
 
-// Script is the path of lab.sh beside this file.
+// Script is the path of test/lab/lab.sh, found from this file's place in the repository (the lab's shell
+// half stays in test/lab beside its README, for humans and the demo).
 func Script() string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "lab.sh")
+	return filepath.Join(filepath.Dir(file), "..", "..", "..", "test", "lab", "lab.sh")
 }
 
 // Up runs `lab.sh up` and returns the lab's description. lab.sh tears down a lab of the same name first and
