@@ -121,6 +121,12 @@ func (a *runningAgent) stop(t *testing.T) {
 
 func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource, heartbeat time.Duration) *runningAgent {
 	t.Helper()
+	return startAgentOpts(t, env, node, src, func(o *Options) { o.Heartbeat = heartbeat })
+}
+
+// startAgentOpts is startAgent with the reconciler's options edited by opt.
+func startAgentOpts(t *testing.T, env *testenv.Env, node string, src *scriptedSource, opt func(*Options)) *runningAgent {
+	t.Helper()
 	store, err := NewKubeStore(env.Config, node)
 	if err != nil {
 		t.Fatal(err)
@@ -137,8 +143,10 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 	}
 	// These tests count collections per period of 1 s: no floor between route-table reads here
 	// (TestFullTableReadsAreSpacedByTheFloorInterval covers it).
-	r := NewReconciler(Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Heartbeat: heartbeat, Log: log,
-		MinFullTableInterval: time.Millisecond})
+	o := Options{Store: store, NodeName: node, Source: src, Events: events, Metrics: m, Log: log,
+		MinFullTableInterval: time.Millisecond}
+	opt(&o)
+	r := NewReconciler(o)
 	ctrl, err := NewController(r, store.Informer(), log)
 	if err != nil {
 		t.Fatal(err)
