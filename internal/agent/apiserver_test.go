@@ -239,7 +239,9 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 	waitCollected(t, c, mine)
 	got := get(t, c, mine.Name)
 	want := status.Build(src.snap, classesAll(), status.Options{})
-	if !status.SameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
+	// The reporter: no Pod here, and the heartbeat the test gave.
+	reporter := &v3.StatusReporter{HeartbeatSeconds: 3600}
+	if !status.SameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions, Reporter: reporter}, got.Status) {
 		t.Fatalf("status differs from the mapping of the snapshot:\n got %+v\nwant %+v", got.Status, want)
 	}
 	if r := meta.FindStatusCondition(got.Status.Conditions, v3.ConditionReady); r.Status != metav1.ConditionTrue {

@@ -158,6 +158,11 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 	t.Run("the status is written from the node's BIRD", func(t *testing.T) {
 		got := waitReadyStatus(t, env, own.Name, 0, 90*time.Second)
 		checkLabStatus(t, got, labNode)
+		// The downward API gave the agent its Pod: recorded as the freshness signal, so no heartbeat.
+		want := v3.StatusReporter{Pod: pod.Name, Namespace: pod.Namespace, UID: string(pod.UID)}
+		if rep := got.Status.Reporter; rep == nil || *rep != want {
+			t.Errorf("status.reporter = %+v, want %+v (the agent's Pod, no heartbeat)", rep, want)
+		}
 	})
 
 	t.Run("Pod-bound token carries the node; isolation allows it and refuses another node", func(t *testing.T) {

@@ -174,4 +174,7 @@ func rollingUpdate(t *testing.T, c *cluster, admin kubernetes.Interface, old *co
 		t.Fatal(err)
 	}
 	checkLabStatus(t, &got, labNode)
+	if rep := got.Status.Reporter; rep == nil || rep.Pod != pod.Name || rep.UID != string(pod.UID) {
+		t.Errorf("after the rolling update status.reporter = %+v, want the new Pod %s (%s)", rep, pod.Name, pod.UID)
+	}
 }

@@ -130,7 +130,7 @@ func (o *meshOptions) run(ctx context.Context) error {
 		// Without the Node list, only router IDs tell the nodes' addresses (IPv4 only, usually).
 		fmt.Fprintf(o.Streams.ErrOut, "warning: cannot list nodes (%v); node addresses come from BIRD router IDs only\n", err)
 	}
-	reports := printer.LatestReports(l.Items, o.Now())
+	reports := printer.LatestReports(l.Items, o.Now(), o.agentPods(true))
 	if !sel.Empty() {
 		keep := map[string]bool{}
 		for _, n := range nodes.Items {
