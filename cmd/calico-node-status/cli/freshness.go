@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/calico-node-status/calico-node-status/internal/mesh"
 	"github.com/calico-node-status/calico-node-status/internal/printer"
 )
 
@@ -102,4 +105,21 @@ func podReader(cs kubernetes.Interface, listPerNamespace bool) printer.Pods {
 		}
 		return nil, apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, name)
 	}
+}
+
+// meshExitFresh is meshExit, and when nothing else keeps the mesh from being verified, the nodes whose
+// freshness is unknown (their agent Pods could not be read) do: a mesh is never called healthy on
+// statuses that may be old. They are named on w.
+func meshExitFresh(res mesh.Result, reports []printer.NodeReport, w io.Writer) error {
+	var unknown []string
+	for _, r := range reports {
+		if len(r.Assessment.Unknown) > 0 && len(r.Assessment.Stale) == 0 {
+			unknown = append(unknown, r.Node)
+			fmt.Fprintf(w, "node %s: %s: %s\n", printer.Escape(r.Node), printer.Escape(r.Object), printer.Escape(strings.Join(r.Assessment.Unknown, "; ")))
+		}
+	}
+	if err := meshExit(res); err != nil || len(unknown) == 0 {
+		return err
+	}
+	return &ExitError{Code: ExitMeshUnverified, Err: fmt.Errorf("mesh: nothing broken seen, but not verified: the freshness of %d node(s)' status is unknown", len(unknown))}
 }

@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bytes"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
+
+	"github.com/calico-node-status/calico-node-status/internal/mesh"
+	"github.com/calico-node-status/calico-node-status/internal/printer"
 )
 
 // TestPodReaderReadsEachNamespaceOnce: for peers and mesh (an object per node) the agent Pods are read
@@ -55,5 +60,21 @@ func TestPodReaderReadsEachNamespaceOnce(t *testing.T) {
 	}
 	if n, g := count(cs, "list"), count(cs, "get"); n != 0 || g != 2 {
 		t.Errorf("get mode: %d lists and %d gets, want 2 gets (each Pod once)", n, g)
+	}
+}
+
+// TestMeshIsNotVerifiedOnStatusesOfUnknownFreshness: a mesh with nothing broken is healthy only when every
+// node's status is known to be current; an agent Pod that could not be read leaves it unverified.
+func TestMeshIsNotVerifiedOnStatusesOfUnknownFreshness(t *testing.T) {
+	fresh := printer.NodeReport{Node: "n1", Object: "n1-status"}
+	unknown := printer.NodeReport{Node: "n2", Object: "n2-status",
+		Assessment: printer.Assessment{Unknown: []string{"freshness unknown: cannot read pod cns/agent-b: forbidden"}}}
+	var buf bytes.Buffer
+	if err := meshExitFresh(mesh.Result{}, []printer.NodeReport{fresh}, &buf); err != nil || buf.Len() != 0 {
+		t.Errorf("every status current: %v, stderr %q; want exit 0 and nothing said", err, buf.String())
+	}
+	err := meshExitFresh(mesh.Result{}, []printer.NodeReport{fresh, unknown}, &buf)
+	if ExitCode(err) != ExitMeshUnverified || !strings.Contains(buf.String(), "node n2: n2-status: freshness unknown: cannot read pod cns/agent-b") {
+		t.Errorf("one status of unknown freshness: exit %d (%v), stderr %q; want %d and the node named", ExitCode(err), err, buf.String(), ExitMeshUnverified)
 	}
 }

@@ -156,7 +156,7 @@ func (o *meshOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return meshExit(res)
+	return meshExitFresh(res, reports, o.Streams.ErrOut)
 }
 
 // meshKinds parses --kind (nil: every kind).
