@@ -299,6 +299,7 @@ func TestAPIServer_KubectlPrinterColumns(t *testing.T) {
 	st := contractStatus(t)
 	st.Routes.TotalV4 = len(st.Routes.RoutesV4)
 	st.Conditions = []metav1.Condition{{Type: v3.ConditionReady, Status: metav1.ConditionTrue, Reason: v3.ReasonCollected, LastTransitionTime: metav1.Now()}}
+	st.Reporter = &v3.StatusReporter{Pod: "agent-x7k2p", Namespace: "calico-node-status", UID: "0b7e7c55-8f0a-4c1e-9a51-3f6f2f3e9d10"}
 	obj.Status = st
 	if _, err := c.UpdateStatus(ctx, obj, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
@@ -308,15 +309,17 @@ func TestAPIServer_KubectlPrinterColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertTable(t, out, []string{"NAME", "NODE", "CLASSES", "INTERVAL", "LAST UPDATED", "AGE"},
-		[]string{"printer-cols", "printer-node", `["Agent","BGP","Routes"]`, "10"}, []string{"BIRD V4", "READY"})
+	// "Changed", not "Last Updated": lastUpdated moves only when the status changes (an agent in a Pod
+	// writes no heartbeat), so the column must not read as a sign of life.
+	assertTable(t, out, []string{"NAME", "NODE", "CLASSES", "INTERVAL", "CHANGED", "AGE"},
+		[]string{"printer-cols", "printer-node", `["Agent","BGP","Routes"]`, "10"}, []string{"BIRD V4", "READY", "REPORTER", "LAST UPDATED"})
 
 	wide, err := env.Kubectl(ctx, "", "get", "cns", obj.Name, "-o", "wide")
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertTable(t, wide, []string{"NODE", "BIRD V4", "BIRD V6", "EST V4", "EST V6", "ROUTES V4", "ROUTES V6", "READY"},
-		[]string{"printer-node", "Ready", "2", "0", "4", "True"}, nil)
+	assertTable(t, wide, []string{"NODE", "BIRD V4", "BIRD V6", "EST V4", "EST V6", "ROUTES V4", "ROUTES V6", "READY", "REPORTER"},
+		[]string{"printer-node", "Ready", "2", "0", "4", "True", "agent-x7k2p"}, nil)
 }
 
 // assertTable checks a kubectl table: the header has every wantHeader, no unwantHeader, and the row has

@@ -70,6 +70,9 @@ func TestStatusSchemaIsBounded(t *testing.T) {
 		{[]string{"bgp", "peersV4", "[]", "info"}, prop("bgp", "peersV4", "[]", "info").MaxLength, v3.MaxTextLength},
 		{[]string{"routes", "routesV4", "[]", "interface"}, prop("routes", "routesV4", "[]", "interface").MaxLength, v3.MaxShortStringLength},
 		{[]string{"agent", "issues", "[]", "message"}, prop("agent", "issues", "[]", "message").MaxLength, v3.MaxTextLength},
+		{[]string{"reporter", "pod"}, prop("reporter", "pod").MaxLength, v3.MaxPodNameLength},
+		{[]string{"reporter", "namespace"}, prop("reporter", "namespace").MaxLength, v3.MaxNamespaceLength},
+		{[]string{"reporter", "uid"}, prop("reporter", "uid").MaxLength, v3.MaxUIDLength},
 	} {
 		if c.got == nil || *c.got != int64(c.want) {
 			t.Errorf("%v: bound %v, want %d (the constant)", c.path, c.got, c.want)

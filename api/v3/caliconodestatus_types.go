@@ -144,6 +144,12 @@ const (
 	MaxRoutesPerFamily = 5000
 	// MaxIssuesPerSection bounds each section's issues.
 	MaxIssuesPerSection = 8
+	// MaxPodNameLength bounds reporter.pod (a Pod's name is a DNS subdomain).
+	MaxPodNameLength = 253
+	// MaxNamespaceLength bounds reporter.namespace (a namespace's name is a DNS label).
+	MaxNamespaceLength = 63
+	// MaxUIDLength bounds reporter.uid (the API server's UIDs are 36-character UUIDs).
+	MaxUIDLength = 64
 )
 
 // CalicoNodeStatusSpec says which node reports, what it reports and how often.
@@ -171,8 +177,9 @@ type CalicoNodeStatusSpec struct {
 
 // CalicoNodeStatusStatus is what the agent on spec.node last collected.
 type CalicoNodeStatusStatus struct {
-	// LastUpdated is when the agent last wrote this status (RFC 3339, UTC). It moves with every write and,
-	// while refresh is enabled, at least every max(updatePeriodSeconds, 5 minutes) as a freshness heartbeat.
+	// LastUpdated is when the status last changed (RFC 3339, UTC), as with Calico's own reporter. It is not
+	// a sign of life: how a reader knows the status is current is in reporter. Only an agent that runs
+	// outside a Pod also advances it at least every reporter.heartbeatSeconds when nothing changed.
 	// Nullable as in Calico's own CRD, whose clients send null for a status never written.
 	// +optional
 	// +nullable
@@ -194,12 +201,42 @@ type CalicoNodeStatusStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
+	// Reporter names the agent that writes this status, so a reader can tell whether it is current without
+	// a periodic write: while the agent's Pod is Ready (readiness: it writes the statuses it owns), the
+	// status is current however old lastUpdated is. It changes only when the agent is replaced.
+	// +optional
+	Reporter *StatusReporter `json:"reporter,omitempty"`
+
 	// Conditions: Ready says whether the last collection was complete, with a reason when it was not.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=8
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// StatusReporter is the agent that writes a status and the freshness signal a reader uses: its Pod's
+// Ready condition when pod is set, otherwise lastUpdated advanced every heartbeatSeconds.
+type StatusReporter struct {
+	// Pod is the name of the agent's Pod; empty when the agent runs outside a Pod.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Pod string `json:"pod,omitempty"`
+	// Namespace is the namespace of the agent's Pod.
+	// +optional
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace,omitempty"`
+	// UID is the UID of the agent's Pod: a Pod of the same name with another UID is a replacement that has
+	// not written this status yet.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	UID string `json:"uid,omitempty"`
+	// HeartbeatSeconds, when above 0, is the longest the agent leaves lastUpdated unchanged while refresh
+	// is enabled (it rewrites an unchanged status after max(updatePeriodSeconds, heartbeatSeconds)); 0: no
+	// heartbeat, lastUpdated moves only when the status changes.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	HeartbeatSeconds int32 `json:"heartbeatSeconds,omitempty"`
 }
 
 // CalicoNodeAgentStatus holds the BGP daemon status per address family.
@@ -426,7 +463,7 @@ type StatusIssue struct {
 // +kubebuilder:printcolumn:name="Node",type=string,JSONPath=`.spec.node`
 // +kubebuilder:printcolumn:name="Classes",type=string,JSONPath=`.spec.classes`
 // +kubebuilder:printcolumn:name="Interval",type=integer,JSONPath=`.spec.updatePeriodSeconds`
-// +kubebuilder:printcolumn:name="Last Updated",type=date,JSONPath=`.status.lastUpdated`
+// +kubebuilder:printcolumn:name="Changed",type=date,JSONPath=`.status.lastUpdated`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:printcolumn:name="BIRD v4",type=string,JSONPath=`.status.agent.birdV4.state`,priority=1
 // +kubebuilder:printcolumn:name="BIRD v6",type=string,JSONPath=`.status.agent.birdV6.state`,priority=1
@@ -435,6 +472,7 @@ type StatusIssue struct {
 // +kubebuilder:printcolumn:name="Routes v4",type=integer,JSONPath=`.status.routes.totalV4`,priority=1
 // +kubebuilder:printcolumn:name="Routes v6",type=integer,JSONPath=`.status.routes.totalV6`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
+// +kubebuilder:printcolumn:name="Reporter",type=string,JSONPath=`.status.reporter.pod`,priority=1
 type CalicoNodeStatus struct {
 	metav1.TypeMeta `json:",inline"`
 	// Required, as in Calico's own CRD (the API server always sets it).

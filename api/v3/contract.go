@@ -6,9 +6,11 @@ import "time"
 // caliconodestatus_types.go, checked by bounds_test.go). Every other package imports these instead of
 // repeating them: the agent's defaults, the CLI's staleness rule and the bench's write budget must agree.
 
-// DefaultHeartbeat is the shortest interval at which the agent advances lastUpdated when nothing changed:
-// a status is rewritten at least every max(updatePeriodSeconds, DefaultHeartbeat) (the agent's
-// --heartbeat moves it). Readers (the CLI) treat a status older than that, plus slack, as stale.
+// DefaultHeartbeat is the heartbeat of an agent that runs outside a Pod (the demo's and the lab's agent
+// processes), which has no other freshness signal: it rewrites an unchanged status at least every
+// max(updatePeriodSeconds, DefaultHeartbeat) and records that in status.reporter.heartbeatSeconds. An agent
+// in a Pod writes no heartbeat (its Pod's readiness says whether its statuses are current) unless its
+// --heartbeat asks for one. A status without reporter (an older agent) is read with this heartbeat.
 const DefaultHeartbeat = 5 * time.Minute
 
 // Default caps of the status lists (the agent's --max-* flags; the CRD's maxItems above are the ceilings).
@@ -32,6 +34,11 @@ const (
 	// 1.5 MiB request limit for metadata, managed fields and conditions.
 	DefaultMaxStatusBytes = 1 << 20
 )
+
+// MinUnwrittenBound is the shortest time the agent tolerates a status it built but could not write (or an
+// object whose collections stopped) before it reports itself not ready: max(2×updatePeriodSeconds, this).
+// Its Pod's readiness is what readers take for the freshness of its statuses.
+const MinUnwrittenBound = 60 * time.Second
 
 // Conditions besides Ready, OtherWriter and CountsOnly (caliconodestatus_types.go).
 const (

@@ -46,6 +46,8 @@ type options struct {
 	maxReplyBytes                 string
 	maxRouteReplyBytes            string
 	heartbeat                     time.Duration
+	heartbeatSet                  bool         // --heartbeat given (0 then means none); see freshness.go
+	pod                           agent.PodRef // from the downward API; see freshness.go
 	maxObjects                    int
 	minFullTable                  time.Duration
 	kubeQPS                       float64
@@ -83,8 +85,14 @@ func (o options) validate() error {
 			return fmt.Errorf("%s=%d: must be between %d and %d (%s)", c.flag, c.v, c.lo, c.hi, c.meaning)
 		}
 	}
-	if o.birdTimeout <= 0 || o.heartbeat <= 0 {
-		return fmt.Errorf("--bird-timeout=%v, --heartbeat=%v: both must be positive", o.birdTimeout, o.heartbeat)
+	if o.birdTimeout <= 0 {
+		return fmt.Errorf("--bird-timeout=%v: must be positive", o.birdTimeout)
+	}
+	if o.heartbeat < 0 {
+		return fmt.Errorf("--heartbeat=%v: must not be negative (0: none)", o.heartbeat)
+	}
+	if err := o.pod.Validate(); err != nil {
+		return fmt.Errorf("--pod-name, --pod-namespace, --pod-uid: %w", err)
 	}
 	return nil
 }
@@ -164,7 +172,7 @@ func registerFlags(fs *flag.FlagSet, o *options) {
 	fs.StringVar(&o.memoryLimit, "memory-limit", "auto", "the container's memory limit (bytes, or with Ki/Mi/Gi), from which GOMEMLIMIT (85 %, unless $GOMEMLIMIT is set) and --max-reply-bytes derive; auto: read from the cgroup (v2 memory.max, v1 memory.limit_in_bytes); none: no limit")
 	fs.StringVar(&o.maxReplyBytes, "max-reply-bytes", "auto", "cap of a BIRD reply held while parsed (show status, show protocols all); auto: a quarter of the memory limit within [4Mi, 64Mi], 64Mi without a limit")
 	fs.StringVar(&o.maxRouteReplyBytes, "max-route-reply-bytes", "1Gi", "cap of a `show route` reply; the routes are streamed into the capped selection, so its size costs time (bounded by --bird-timeout), not memory")
-	fs.DurationVar(&o.heartbeat, "heartbeat", v3.DefaultHeartbeat, "shortest interval at which lastUpdated advances when nothing changed")
+	registerPodFlags(fs, o) // freshness.go: --pod-name, --pod-namespace, --pod-uid, --heartbeat
 	fs.IntVar(&o.maxObjects, "max-objects-per-node", agent.DefaultMaxObjectsPerNode, "how many CalicoNodeStatus objects of this node are served (the oldest); the others get Ready=False TooManyObjects")
 	fs.DurationVar(&o.minFullTable, "min-full-table-interval", agent.DefaultMinFullTableInterval, "shortest interval between two reads of BIRD's route table, however short the objects' periods")
 	fs.Float64Var(&o.kubeQPS, "kube-api-qps", 5, "client-side rate limit of requests to the API server, per second")
@@ -183,6 +191,8 @@ func noteSetFlags(fs *flag.FlagSet, o *options) {
 			o.birdSocketSet = true
 		case "bird6-socket":
 			o.bird6SocketSet = true
+		case "heartbeat":
+			o.heartbeatSet = true
 		}
 	})
 }
@@ -255,7 +265,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		Metrics:  m,
 		Collect: status.Options{MaxRoutesPerFamily: o.maxRoutes, MaxRouteBytesPerFamily: o.maxRouteBytes, MaxPeersPerFamily: o.maxPeers,
 			MaxStatusBytes: o.maxStatusBytes},
-		Heartbeat: o.heartbeat,
+		Pod:       o.pod,
+		Heartbeat: o.reconcilerHeartbeat(),
 		Log:       log,
 
 		MaxObjects:           o.maxObjects,
@@ -272,17 +283,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	metricsMux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	healthMux := http.NewServeMux()
 	healthMux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-	healthMux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := checker.ReadyError(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
+	healthMux.Handle("/readyz", readyz(checker.ReadyError, func() error {
 		if !ctrl.Synced() {
-			http.Error(w, "caliconodestatus watch not synced", http.StatusServiceUnavailable)
-			return
+			return errors.New("caliconodestatus watch not synced")
 		}
-		_, _ = w.Write([]byte("ok"))
-	})
+		return nil
+	}, r.ReadyError))
 	for _, s := range []struct {
 		addr string
 		h    http.Handler
@@ -306,7 +312,8 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 
 	log.Info("starting", "version", version.Get().Version, "commit", version.Get().Commit, "node", o.nodeName, "birdSocket", append([]string{src.V4Socket}, src.V4Fallbacks...),
 		"bird6Socket", append([]string{src.V6Socket}, src.V6Fallbacks...),
-		"metrics", o.metricsAddr, "health", o.healthAddr)
+		"metrics", o.metricsAddr, "health", o.healthAddr,
+		"pod", o.pod.Namespace+"/"+o.pod.Name, "heartbeat", r.Heartbeat)
 	go checker.Run(ctx)
 	if err := startGlance(ctx, o, store, ctrl, r, reg, log); err != nil {
 		return err

@@ -130,7 +130,14 @@ type agentSetup struct {
 	// besideCalico wires the agent as cmd/calico-node-status-agent does: with the API checker on the
 	// watch and the writes.
 	besideCalico     bool
-	otherWriterQuiet time.Duration // Options.OtherWriterQuiet (0: the default)
+	otherWriterQuiet time.Duration  // Options.OtherWriterQuiet (0: the default)
+	edit             func(*Options) // last word on the reconciler's options
+}
+
+// startAgentOpts is startAgent with the reconciler's options edited by edit.
+func startAgentOpts(t *testing.T, env *testenv.Env, node string, src *scriptedSource, edit func(*Options)) *runningAgent {
+	t.Helper()
+	return startAgent(t, env, node, src, agentSetup{edit: edit})
 }
 
 // startAgent runs a Reconciler in its Controller against env's API server for node, with BIRD replaced
@@ -165,6 +172,9 @@ func startAgent(t *testing.T, env *testenv.Env, node string, src *scriptedSource
 		checker.MinBackoff, checker.MaxBackoff = 200*time.Millisecond, 2*time.Second
 		store.APIChecker = checker
 		opts.APIChecker = checker
+	}
+	if setup.edit != nil {
+		setup.edit(&opts)
 	}
 	r := NewReconciler(opts)
 	ctrl, err := NewController(r, store.Informer(), log)
@@ -270,7 +280,9 @@ func TestAPIServer_AgentFillsOwnNodeOnlyAndWritesOnlyOnChange(t *testing.T) {
 	waitCollected(t, c, mine)
 	got := get(t, c, mine.Name)
 	want := status.Build(src.snap, classesAll(), status.Options{})
-	if !status.SameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions}, got.Status) {
+	// The reporter: no Pod here, and the heartbeat the test gave.
+	reporter := &v3.StatusReporter{HeartbeatSeconds: 3600}
+	if !status.SameContent(v3.CalicoNodeStatusStatus{Agent: want.Agent, BGP: want.BGP, Routes: want.Routes, ObservedGeneration: got.Generation, Conditions: got.Status.Conditions, Reporter: reporter}, got.Status) {
 		t.Fatalf("status differs from the mapping of the snapshot:\n got %+v\nwant %+v", got.Status, want)
 	}
 	if r := meta.FindStatusCondition(got.Status.Conditions, v3.ConditionReady); r.Status != metav1.ConditionTrue {

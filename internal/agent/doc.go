@@ -2,8 +2,10 @@
 // node current. It watches only this node's objects (field selector on spec.node), schedules each object
 // by requeueing it every updatePeriodSeconds on a grid shared by all objects of the node (so they share
 // one BIRD query, sharedSnapshots in source.go), has internal/status compute the status (sections,
-// conditions, equality), and writes through the status subresource only when the content changed, or as
-// a freshness heartbeat at least every max(updatePeriodSeconds, v3.DefaultHeartbeat). It records Events
+// conditions, equality), and writes through the status subresource only when the content changed. Every
+// status names the agent's Pod (status.reporter, freshness.go): readers take the Pod's readiness, which
+// ReadyError drives, as the sign the status is current, so no heartbeat is written; an agent outside a
+// Pod writes one at least every max(updatePeriodSeconds, v3.DefaultHeartbeat). It records Events
 // when a peer reaches or leaves Established, and exports Prometheus metrics from the same read and build.
 // docs/architecture.md follows the data path through these files.
 //

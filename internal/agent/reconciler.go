@@ -35,9 +35,16 @@ type Options struct {
 	// Metrics may be nil (no metrics).
 	Metrics *Metrics
 	Collect status.Options
-	// Heartbeat is the shortest interval at which lastUpdated advances without changes (v3.DefaultHeartbeat
-	// when 0).
+	// Pod is the agent's own Pod (zero outside a Pod), recorded in every status as status.reporter so that
+	// readers take the Pod's readiness as the freshness signal (freshness.go).
+	Pod PodRef
+	// Heartbeat is the shortest interval at which lastUpdated advances without changes. 0: none when Pod
+	// is known (lastUpdated is then when the status last changed), v3.DefaultHeartbeat outside a Pod;
+	// negative: none. A heartbeat is recorded in status.reporter.heartbeatSeconds.
 	Heartbeat time.Duration
+	// UnwrittenBound is the shortest time a built status may stay unwritten, or an object uncollected,
+	// before ReadyError reports it: max(2×period, UnwrittenBound) (v3.MinUnwrittenBound when 0).
+	UnwrittenBound time.Duration
 	// MaxObjects is how many objects of the node are served, the oldest first (DefaultMaxObjectsPerNode
 	// when 0); the others get a Ready=False TooManyObjects condition and nothing else.
 	MaxObjects int
@@ -66,6 +73,8 @@ type Reconciler struct {
 	others    otherWriters
 	fallback  countsOnlyFallback
 	flaps     flapTracker // flaps.go
+	// reporter is the status.reporter of every status written (freshness.go).
+	reporter *v3.StatusReporter
 
 	mu      sync.Mutex
 	objects map[string]*objectState
@@ -79,6 +88,13 @@ type objectState struct {
 	generation    int64
 	lastCollected time.Time
 	need          bird.Need
+	// lastBuilt is when a collection last built a status for the object, written or not; seen is when the
+	// reconciler first saw it (ReadyError's reference before a first collection).
+	lastBuilt, seen time.Time
+	// unwrittenSince is when a built status first failed to be written (zero once one is written or there
+	// is nothing to write), unwrittenErr the last such failure (freshness.go).
+	unwrittenSince time.Time
+	unwrittenErr   error
 }
 
 // NewReconciler returns a Reconciler for o, with defaults for the options left zero.
@@ -89,8 +105,9 @@ func NewReconciler(o Options) *Reconciler {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	if o.Heartbeat == 0 {
-		o.Heartbeat = v3.DefaultHeartbeat
+	o.Heartbeat = heartbeatFor(o)
+	if o.UnwrittenBound <= 0 {
+		o.UnwrittenBound = v3.MinUnwrittenBound
 	}
 	if o.MaxObjects <= 0 {
 		o.MaxObjects = DefaultMaxObjectsPerNode
@@ -107,6 +124,7 @@ func NewReconciler(o Options) *Reconciler {
 		snapshots: &sharedSnapshots{src: o.Source, now: o.Now, log: o.Log},
 		limiter:   &eventLimiter{interval: time.Minute},
 		objects:   map[string]*objectState{},
+		reporter:  reporterFor(o.Pod, o.Heartbeat),
 	}
 }
 
@@ -179,7 +197,7 @@ func (r *Reconciler) due(obj *v3.CalicoNodeStatus, period time.Duration, now tim
 		}
 	}
 	if !known || st.uid != obj.UID {
-		st = &objectState{uid: obj.UID}
+		st = &objectState{uid: obj.UID, seen: now}
 		r.objects[obj.Name] = st
 	}
 	st.need, st.period = needFor(obj.Spec.Classes), period
@@ -256,8 +274,11 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 	for attempt := 0; ; attempt++ {
 		desired := r.fallback.apply(obj.Name, status.Desired(obj, sections), now)
 		meta.RemoveStatusCondition(&desired.Conditions, v3.ConditionOtherWriter) // written only while another writer is seen
+		// A new reporter (the agent's Pod was replaced) is a change: one write per object per rollout.
+		desired.Reporter = r.reporter.DeepCopy()
 		changed := !status.SameContent(obj.Status, desired)
 		if !changed && !heartbeatDue(now, obj.Status.LastUpdated.Time, period, r.Heartbeat) {
+			r.noteWrite(obj.Name, nil, now)
 			return false, nil
 		}
 		desired.LastUpdated = metav1.NewTime(now.UTC())
@@ -266,10 +287,14 @@ func (r *Reconciler) writeIfChanged(ctx context.Context, log *slog.Logger, obj *
 		stored, err := r.Store.UpdateStatus(ctx, obj)
 		if err == nil {
 			*obj = *stored
+			r.noteWrite(obj.Name, nil, now)
 			r.written(log, obj, before.Status.BGP, desired.BGP, changed, now)
 			return true, nil
 		}
 		if retry, err := r.writeFailed(ctx, log, obj, before, desired, err, attempt, now); !retry {
+			if err != nil {
+				r.noteWrite(obj.Name, err, now)
+			}
 			return false, err
 		}
 	}
@@ -333,6 +358,7 @@ func (r *Reconciler) writeFailed(ctx context.Context, log *slog.Logger, obj, bef
 // writeOverCap gives an object beyond the node's cap a status that says so, once.
 func (r *Reconciler) writeOverCap(ctx context.Context, log *slog.Logger, obj *v3.CalicoNodeStatus, total int, now time.Time) error {
 	desired := status.OverCap(obj, total, r.MaxObjects)
+	desired.Reporter = r.reporter.DeepCopy()
 	if status.SameContent(obj.Status, desired) {
 		return nil
 	}

@@ -32,10 +32,14 @@ func (g grid) next(last time.Time, period time.Duration) time.Time {
 }
 
 // heartbeatDue reports whether lastUpdated is old enough that the status must be rewritten even though its
-// content did not change: after max(period, heartbeat).
+// content did not change: after max(period, heartbeat); never with no heartbeat (0), except for a status
+// never written.
 func heartbeatDue(now, lastUpdated time.Time, period, heartbeat time.Duration) bool {
 	if lastUpdated.IsZero() {
 		return true
+	}
+	if heartbeat <= 0 {
+		return false
 	}
 	return now.Sub(lastUpdated) >= max(period, heartbeat)
 }

@@ -51,3 +51,15 @@ func TestHeartbeatDue(t *testing.T) {
 		}
 	}
 }
+
+// TestHeartbeatDueWithoutHeartbeat: with no heartbeat (an agent in a Pod) an unchanged status is never
+// rewritten however old, but one never written is.
+func TestHeartbeatDueWithoutHeartbeat(t *testing.T) {
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	if heartbeatDue(now, now.Add(-30*24*time.Hour), 10*time.Second, 0) {
+		t.Error("no heartbeat: a status unchanged for 30 days is due")
+	}
+	if !heartbeatDue(now, time.Time{}, 10*time.Second, 0) {
+		t.Error("no heartbeat: a status never written is not due")
+	}
+}

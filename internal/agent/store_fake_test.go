@@ -111,6 +111,13 @@ func (s *fakeStore) get(name string) *v3.CalicoNodeStatus {
 	return item.(*v3.CalicoNodeStatus).DeepCopy()
 }
 
+// put stores obj as it is (a change of spec made by a user, say), as the watch would then show it.
+func (s *fakeStore) put(obj *v3.CalicoNodeStatus) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.indexer.Update(obj.DeepCopy())
+}
+
 // writes is how many writes succeeded.
 func (s *fakeStore) writes() int { s.mu.Lock(); defer s.mu.Unlock(); return s.total }
 

@@ -2,6 +2,7 @@ package printer
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -76,6 +77,14 @@ func escaped(obj *v3.CalicoNodeStatus) *v3.CalicoNodeStatus {
 	c := obj.DeepCopy()
 	escapeValue(reflect.ValueOf(c).Elem())
 	return c
+}
+
+// escapedAssessment is a with every string escaped: its messages quote the object, the agent Pod's
+// condition and API errors.
+func escapedAssessment(a Assessment) Assessment {
+	a.Stale, a.Unknown = slices.Clone(a.Stale), slices.Clone(a.Unknown)
+	escapeValue(reflect.ValueOf(&a).Elem())
+	return a
 }
 
 func escapeValue(v reflect.Value) {

@@ -51,7 +51,7 @@ func rawControls(out string) []string {
 func TestTextEscapesHostileStatus(t *testing.T) {
 	o := hostileObject(t)
 	var buf bytes.Buffer
-	if err := printer.Text(&buf, []v3.CalicoNodeStatus{o}, at("2021-10-18T13:22:10Z")); err != nil {
+	if err := printer.Text(&buf, []v3.CalicoNodeStatus{o}, at("2021-10-18T13:22:10Z"), nil); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -71,7 +71,7 @@ func TestTextEscapesHostileStatus(t *testing.T) {
 
 func mustText(t *testing.T, o v3.CalicoNodeStatus) string {
 	var buf bytes.Buffer
-	if err := printer.Text(&buf, []v3.CalicoNodeStatus{o}, at("2021-10-18T13:22:10Z")); err != nil {
+	if err := printer.Text(&buf, []v3.CalicoNodeStatus{o}, at("2021-10-18T13:22:10Z"), nil); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()

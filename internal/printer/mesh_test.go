@@ -35,7 +35,7 @@ func threeNodes() ([]printer.NodeReport, []corev1.Node) {
 	}
 	objs[1].Status.Agent = &v3.CalicoNodeAgentStatus{BIRDV4: &v3.BGPDaemonStatus{RouterID: "10.0.0.2"}}
 	nodes := []corev1.Node{k8sNode("n1", "10.0.0.1", "fd00::1"), k8sNode("n2"), k8sNode("n3", "10.0.0.3"), k8sNode("n4", "10.0.0.4")}
-	return printer.LatestReports(objs, t0), nodes
+	return printer.LatestReports(objs, t0, nil), nodes
 }
 
 func TestMeshNodesAndText(t *testing.T) {

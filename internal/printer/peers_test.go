@@ -52,7 +52,7 @@ func TestLatestReportsPicksTheFreshestObjectPerNode(t *testing.T) {
 	waiting := statusObj("b-waiting", "b", t0)
 	waiting.Status = v3.CalicoNodeStatusStatus{}
 	for _, order := range [][]v3.CalicoNodeStatus{{old, newer, routesOnly, waiting}, {waiting, routesOnly, newer, old}} {
-		reps := printer.LatestReports(order, t0)
+		reps := printer.LatestReports(order, t0, nil)
 		if len(reps) != 2 || reps[0].Node != "a" || reps[1].Node != "b" {
 			t.Fatalf("reports %+v, want nodes a and b (the Routes-only object does not count)", reps)
 		}
@@ -71,7 +71,7 @@ func TestPeerRowsFilterAndSort(t *testing.T) {
 		statusObj("a", "node-a", t0, meshPeer("10.0.0.10", v3.BGPSessionStateEstablished, ""), meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused"),
 			v3.CalicoNodePeer{PeerIP: "10.0.0.254", Type: v3.BGPPeerTypeGlobalPeer, State: v3.BGPSessionStateIdle, Info: "Down (disabled)"}),
 	}
-	reps := printer.LatestReports(objs, t0)
+	reps := printer.LatestReports(objs, t0, nil)
 	key := func(rows []printer.PeerRow) []string {
 		var out []string
 		for _, r := range rows {
@@ -108,7 +108,7 @@ func TestPeerTableColumnsAndWide(t *testing.T) {
 	p := meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: Connection refused")
 	p.FlapCount, p.LastEstablished = 2, &metav1.Time{Time: at("2026-11-30T10:59:58Z")}
 	objs := []v3.CalicoNodeStatus{statusObj("a", "node-a", t0, p)}
-	rows := printer.PeerRows(printer.LatestReports(objs, t0), printer.PeerFilter{})
+	rows := printer.PeerRows(printer.LatestReports(objs, t0, nil), printer.PeerFilter{})
 	var narrow, wide bytes.Buffer
 	if err := printer.PrintTable(&narrow, printer.PeerTable(rows), false); err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestPeerViewsEscapeHostileStrings(t *testing.T) {
 	p := meshPeer("10.0.0.2", v3.BGPSessionStateActive, "Socket: "+evil)
 	p.Protocol, p.Since = "Mesh"+evil, evil
 	objs := []v3.CalicoNodeStatus{statusObj("a"+evil, "node-a", t0, p)}
-	rows := printer.PeerRows(printer.LatestReports(objs, t0), printer.PeerFilter{})
+	rows := printer.PeerRows(printer.LatestReports(objs, t0, nil), printer.PeerFilter{})
 	var table bytes.Buffer
 	if err := printer.PrintTable(&table, printer.PeerTable(rows), true); err != nil {
 		t.Fatal(err)

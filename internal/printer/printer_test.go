@@ -70,7 +70,7 @@ var golden = []struct {
 		[]string{"BIRD v4: not reported", "BIRD v6: Ready, 2.0.12", "IPv4 BGP peers: none", "IPv6 BGP peers: 2 established, 1 not established", "fe80::99%eth0", "Connect: Connection refused", "IPv4 routes: none", "IPv6 routes: 2"},
 		[]string{"STALE"}},
 	{"no-status", []string{"no-status.yaml"}, at("2021-10-18T13:22:10Z"),
-		[]string{"Status:        WAITING", "waiting for the agent on node node-3", "Last updated:  never"}, []string{"READY", "BGP peers"}},
+		[]string{"Status:        WAITING", "waiting for the agent on node node-3", "Last changed:  never"}, []string{"READY", "BGP peers"}},
 	{"refresh-disabled", []string{"refresh-disabled.yaml"}, at("2021-10-18T13:22:03Z"),
 		[]string{"Status:        READY", "refresh disabled", "snapshot: refresh is disabled; this is the node as it was 3h ago", "BGP peers: not requested", "Routes: not requested"},
 		[]string{"STALE"}},
@@ -86,7 +86,7 @@ func TestText_Golden(t *testing.T) {
 				objs = append(objs, load(t, f))
 			}
 			var buf bytes.Buffer
-			if err := printer.Text(&buf, objs, tt.now); err != nil {
+			if err := printer.Text(&buf, objs, tt.now, nil); err != nil {
 				t.Fatal(err)
 			}
 			got := buf.String()
@@ -146,8 +146,8 @@ func TestAssess(t *testing.T) {
 		ageString string
 	}{
 		{"just written", fresh, last, "READY", 0, false, "0s"},
-		{"at the limit", fresh, last.Add(printer.StaleAfter(10)), "READY", 0, false, "5m30s"},
-		{"just past the limit", fresh, last.Add(printer.StaleAfter(10) + time.Second), "STALE, READY", 1, false, "5m31s"},
+		{"at the limit", fresh, last.Add(printer.StaleAfter(10, v3.DefaultHeartbeat)), "READY", 0, false, "5m30s"},
+		{"just past the limit", fresh, last.Add(printer.StaleAfter(10, v3.DefaultHeartbeat) + time.Second), "STALE, READY", 1, false, "5m31s"},
 		{"long period: 2x period counts", withPeriod(fresh, 3600), last.Add(2*time.Hour + 20*time.Second), "READY", 0, false, "2h0m20s"},
 		{"long period: past 2x period + slack", withPeriod(fresh, 3600), last.Add(2*time.Hour + 31*time.Second), "STALE, READY", 1, false, "2h0m31s"},
 		{"refresh disabled: old but not stale", withPeriod(fresh, 0), last.Add(72 * time.Hour), "READY", 0, true, "72h0m0s"},
@@ -160,7 +160,7 @@ func TestAssess(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := printer.Assess(&tt.obj, tt.now)
+			a := printer.Assess(&tt.obj, tt.now, nil)
 			if a.Verdict() != tt.verdict || len(a.Stale) != tt.stale || a.Snapshot != tt.snapshot || a.Age.String() != tt.ageString {
 				t.Errorf("Assess = verdict %q, stale %q, snapshot %v, age %s; want %q, %d stale reasons, snapshot %v, age %s",
 					a.Verdict(), a.Stale, a.Snapshot, a.Age, tt.verdict, tt.stale, tt.snapshot, tt.ageString)
@@ -171,19 +171,22 @@ func TestAssess(t *testing.T) {
 
 func TestStaleAfter(t *testing.T) {
 	tests := []struct {
-		period int32
-		want   time.Duration
+		period    int32
+		heartbeat time.Duration
+		want      time.Duration
 	}{
-		{0, 0},
-		{-1, 0},
-		{1, printer.HeartbeatFloor + printer.StaleSlack},
-		{150, printer.HeartbeatFloor + printer.StaleSlack},
-		{151, 302*time.Second + printer.StaleSlack},
-		{86400, 48*time.Hour + printer.StaleSlack},
+		{0, v3.DefaultHeartbeat, 0},
+		{-1, v3.DefaultHeartbeat, 0},
+		{10, 0, 0}, // no heartbeat: age says nothing
+		{1, v3.DefaultHeartbeat, v3.DefaultHeartbeat + printer.StaleSlack},
+		{150, v3.DefaultHeartbeat, v3.DefaultHeartbeat + printer.StaleSlack},
+		{151, v3.DefaultHeartbeat, 302*time.Second + printer.StaleSlack},
+		{86400, v3.DefaultHeartbeat, 48*time.Hour + printer.StaleSlack},
+		{10, time.Hour, time.Hour + printer.StaleSlack}, // an agent run with --heartbeat=1h says so
 	}
 	for _, tt := range tests {
-		if got := printer.StaleAfter(tt.period); got != tt.want {
-			t.Errorf("StaleAfter(%d) = %s, want %s", tt.period, got, tt.want)
+		if got := printer.StaleAfter(tt.period, tt.heartbeat); got != tt.want {
+			t.Errorf("StaleAfter(%d, %s) = %s, want %s", tt.period, tt.heartbeat, got, tt.want)
 		}
 	}
 }
@@ -268,7 +271,7 @@ func TestPeersTruncatedSaysSo(t *testing.T) {
 			PeersV4: []v3.CalicoNodePeer{{PeerIP: "10.0.0.4", Type: v3.BGPPeerTypeGlobalPeer, State: v3.BGPSessionStateActive}}}},
 	}
 	var buf bytes.Buffer
-	if err := printer.Text(&buf, []v3.CalicoNodeStatus{*obj}, time.Now()); err != nil {
+	if err := printer.Text(&buf, []v3.CalicoNodeStatus{*obj}, time.Now(), nil); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "showing 1 of 902 sessions (truncated") {

@@ -33,15 +33,16 @@ func (r *NodeReport) Fresh() bool { return r.Usable() && len(r.Assessment.Stale)
 // LatestReports picks, for every node with an object that asks for the BGP class, the object whose BGP
 // status describes the node best: a fresh one before a stale one, then the most recently written, then
 // by name so the choice never depends on list order. Several objects of one node hold the same sessions
-// (the agent collects once per period for all of them), so one is enough. Sorted by node name.
-func LatestReports(objs []v3.CalicoNodeStatus, now time.Time) []NodeReport {
+// (the agent collects once per period for all of them), so one is enough. Sorted by node name. pods reads
+// the agent Pods the statuses name (see Assess).
+func LatestReports(objs []v3.CalicoNodeStatus, now time.Time, pods Pods) []NodeReport {
 	best := map[string]*NodeReport{}
 	for i := range objs {
 		o := &objs[i]
 		if !slices.Contains(o.Spec.Classes, v3.NodeStatusClassTypeBGP) || o.Spec.Node == "" {
 			continue
 		}
-		r := NodeReport{Node: o.Spec.Node, Object: o.Name, Assessment: Assess(o, now), BGP: o.Status.BGP}
+		r := NodeReport{Node: o.Spec.Node, Object: o.Name, Assessment: Assess(o, now, pods), BGP: o.Status.BGP}
 		if a := o.Status.Agent; a != nil {
 			for _, d := range []*v3.BGPDaemonStatus{a.BIRDV4, a.BIRDV6} {
 				if d != nil && d.RouterID != "" && !slices.Contains(r.RouterIDs, d.RouterID) {

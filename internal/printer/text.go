@@ -15,14 +15,15 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 )
 
-// Text writes the status view of each object, separated by a blank line.
-func Text(w io.Writer, objs []v3.CalicoNodeStatus, now time.Time) error {
+// Text writes the status view of each object, separated by a blank line; pods reads the agent Pods the
+// statuses name (see Assess).
+func Text(w io.Writer, objs []v3.CalicoNodeStatus, now time.Time, pods Pods) error {
 	var buf bytes.Buffer
 	for i := range objs {
 		if i > 0 {
 			buf.WriteString("\n")
 		}
-		writeObject(&buf, escaped(&objs[i]), now)
+		writeObject(&buf, &objs[i], now, pods)
 	}
 	// Tables end rows in padding when the last cells are empty; nobody wants trailing blanks.
 	lines := strings.Split(buf.String(), "\n")
@@ -45,8 +46,10 @@ func more(b *bytes.Buffer, value string) {
 	fmt.Fprintf(b, "%*s%s\n", labelWidth, "", value)
 }
 
-func writeObject(b *bytes.Buffer, obj *v3.CalicoNodeStatus, now time.Time) {
-	a := Assess(obj, now)
+func writeObject(b *bytes.Buffer, obj *v3.CalicoNodeStatus, now time.Time, pods Pods) {
+	// Assessed before escaping: the Pod is looked up by its real name; every string printed is escaped.
+	a := escapedAssessment(Assess(obj, now, pods))
+	obj = escaped(obj)
 	st := &obj.Status
 	field(b, "Name", obj.Name)
 	field(b, "Node", obj.Spec.Node)
@@ -65,11 +68,14 @@ func writeObject(b *bytes.Buffer, obj *v3.CalicoNodeStatus, now time.Time) {
 	}
 	switch {
 	case st.LastUpdated.IsZero():
-		field(b, "Last updated", "never")
+		field(b, "Last changed", "never")
 	case a.Age < 0:
-		field(b, "Last updated", fmt.Sprintf("%s (%s ahead of this clock)", st.LastUpdated.UTC().Format(time.RFC3339), human(a.Age)))
+		field(b, "Last changed", fmt.Sprintf("%s (%s ahead of this clock)", st.LastUpdated.UTC().Format(time.RFC3339), human(a.Age)))
 	default:
-		field(b, "Last updated", fmt.Sprintf("%s (%s ago)", st.LastUpdated.UTC().Format(time.RFC3339), human(a.Age)))
+		field(b, "Last changed", fmt.Sprintf("%s (%s ago)", st.LastUpdated.UTC().Format(time.RFC3339), human(a.Age)))
+	}
+	if a.Pod != "" {
+		field(b, "Agent pod", a.Pod)
 	}
 	field(b, "Status", a.Verdict())
 	if a.Waiting {
@@ -78,6 +84,9 @@ func writeObject(b *bytes.Buffer, obj *v3.CalicoNodeStatus, now time.Time) {
 	}
 	for _, s := range a.Stale {
 		more(b, "stale: "+s)
+	}
+	for _, s := range a.Unknown {
+		more(b, s)
 	}
 	if a.Snapshot && !st.LastUpdated.IsZero() {
 		more(b, fmt.Sprintf("snapshot: refresh is disabled; this is the node as it was %s ago", human(a.Age)))

@@ -16,7 +16,7 @@ import (
 const (
 	targetCPUPercent = 0.2                 // % of one vCPU, whole agent process
 	targetRSSBytes   = 30 * 1024 * 1024    // whole agent process
-	heartbeatEvery   = v3.DefaultHeartbeat // the only write allowed when nothing changed
+	heartbeatEvery   = v3.DefaultHeartbeat // the only write allowed when nothing changed (the bench runs its agents outside a Pod: they keep this heartbeat)
 )
 
 // side is one measured process over the window.

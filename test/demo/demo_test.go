@@ -186,7 +186,7 @@ func checkOutput(t *testing.T, out string, lab labEnv) {
 	}
 
 	// kubectl get caliconodestatus -o wide: columns found by the header's positions (kubectl aligns them;
-	// "LAST UPDATED" has a space, so splitting on blanks would not do).
+	// "BIRD V4" has a space, so splitting on blanks would not do).
 	wide := section(out, "$ kubectl get caliconodestatus -o wide", "")
 	if len(wide) < 2 {
 		errorf("no -o wide table")

@@ -46,8 +46,9 @@ const (
 // image (built by hack/image, imported into containerd) on a lab node's BIRD, and checks what only a real
 // node shows: the pod becomes Ready through its own probes, its Pod-bound token carries the node, the
 // isolation policy allows that node and refuses another, the status is written, /metrics answers on the
-// pod's port, containerd applies the DaemonSet's securityContext (RuntimeDefault seccomp included), and
-// a rolling update to a new image leaves no status stale for more than a period.
+// pod's port, containerd applies the DaemonSet's securityContext (RuntimeDefault seccomp included),
+// a rolling update to a new image leaves no status stale for more than a period, the status names the
+// agent's Pod (downward API) and the CLI calls it current while that Pod is Ready and STALE once it is gone.
 func TestNode_DaemonSetOnARealNode(t *testing.T) {
 	testprereq.Root(t)
 	lab.Prereqs(t)
@@ -157,6 +158,11 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 	t.Run("the status is written from the node's BIRD", func(t *testing.T) {
 		got := waitReadyStatus(t, env, own.Name, 0, 90*time.Second)
 		testenv.CheckLabNodeStatus(t, got, labNode.IP4)
+		// The downward API gave the agent its Pod: recorded as the freshness signal, so no heartbeat.
+		want := v3.StatusReporter{Pod: pod.Name, Namespace: pod.Namespace, UID: string(pod.UID)}
+		if rep := got.Status.Reporter; rep == nil || *rep != want {
+			t.Errorf("status.reporter = %+v, want %+v (the agent's Pod, no heartbeat)", rep, want)
+		}
 	})
 
 	t.Run("Pod-bound token carries the node; isolation allows it and refuses another node", func(t *testing.T) {
@@ -232,6 +238,9 @@ func TestNode_DaemonSetOnARealNode(t *testing.T) {
 
 	t.Run("rolling update to a new image leaves no status stale for more than a period", func(t *testing.T) {
 		rollingUpdate(t, c, admin, pod, own, imgB, labNode)
+	})
+	t.Run("the CLI's freshness follows the agent Pod: READY while Ready, STALE once gone", func(t *testing.T) {
+		cliFreshness(t, env, admin, own.Name)
 	})
 	if !v2 {
 		t.Logf("cgroup v1: the kubelet ran with failCgroupV1: false (deprecated in Kubernetes; kubelets refuse cgroup v1 by default since 1.35)")

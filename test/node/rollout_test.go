@@ -175,4 +175,7 @@ func rollingUpdate(t *testing.T, c *cluster, admin kubernetes.Interface, old *co
 		t.Fatal(err)
 	}
 	testenv.CheckLabNodeStatus(t, &got, labNode.IP4)
+	if rep := got.Status.Reporter; rep == nil || rep.Pod != pod.Name || rep.UID != string(pod.UID) {
+		t.Errorf("after the rolling update status.reporter = %+v, want the new Pod %s (%s)", rep, pod.Name, pod.UID)
+	}
 }

@@ -33,9 +33,9 @@ func newGetCommand(r *root) *cobra.Command {
 		Short: "Show CalicoNodeStatus objects like calicoctl node status",
 		Long: `Show one CalicoNodeStatus (NAME), those of one node (--node) or all: the freshness and readiness of
 the status, a line per BGP daemon, the IPv4 and IPv6 BGP peers and the routes. A status is marked STALE
-when it was collected for an older spec or when the agent has not written for longer than
-max(2 x period, 5m) + 30s; WAITING when the agent has written nothing yet; NOT READY when its Ready
-condition is False. -o yaml|json prints the objects instead; --watch prints again on every change.`,
+when it was collected for an older spec, or when the agent Pod that writes it (status.reporter) is gone
+or not Ready; an agent outside a Pod must have written within max(2 x period, its heartbeat) + 30s.
+WAITING when the agent has written nothing yet; NOT READY when its Ready condition is False. -o yaml|json prints the objects instead; --watch prints again on every change.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
@@ -121,7 +121,7 @@ func (o *getOptions) fetch(ctx context.Context, c typedv3.CalicoNodeStatusInterf
 
 func (o *getOptions) print(objs []v3.CalicoNodeStatus, single bool, format printer.Format) error {
 	if format == "" {
-		return printer.Text(o.Streams.Out, objs, o.Now())
+		return printer.Text(o.Streams.Out, objs, o.Now(), o.agentPods(false))
 	}
 	return printer.Objects(o.Streams.Out, objs, single, format)
 }

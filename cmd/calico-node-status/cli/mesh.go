@@ -130,7 +130,7 @@ func (o *meshOptions) run(ctx context.Context) error {
 		fmt.Fprintf(o.Streams.ErrOut, "warning: cannot list nodes (%v); node addresses come from BIRD router IDs only\n", err)
 		nodes = &corev1.NodeList{}
 	}
-	reports := printer.LatestReports(l.Items, o.Now())
+	reports := printer.LatestReports(l.Items, o.Now(), o.agentPods(true))
 	if !sel.Empty() {
 		keep := map[string]bool{}
 		for _, n := range nodes.Items {
@@ -156,7 +156,7 @@ func (o *meshOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return meshExit(res)
+	return meshExitFresh(res, reports, o.Streams.ErrOut)
 }
 
 // meshKinds parses --kind (nil: every kind).

@@ -96,7 +96,7 @@ func (o *peersOptions) run(ctx context.Context) error {
 	if err != nil {
 		return o.explainAPI(ctx, apiError("list CalicoNodeStatus", err))
 	}
-	reports := printer.LatestReports(l.Items, o.Now())
+	reports := printer.LatestReports(l.Items, o.Now(), o.agentPods(true))
 	o.noteReports(reports, filter)
 	rows := printer.PeerRows(reports, filter)
 	if p != nil {
@@ -127,6 +127,8 @@ func (o *peersOptions) noteReports(reports []printer.NodeReport, f printer.PeerF
 			fmt.Fprintf(o.Streams.ErrOut, "node %s: %s has no BGP section\n", printer.Escape(r.Node), printer.Escape(r.Object))
 		case len(r.Assessment.Stale) > 0:
 			fmt.Fprintf(o.Streams.ErrOut, "node %s: %s is STALE: %s\n", printer.Escape(r.Node), printer.Escape(r.Object), printer.Escape(strings.Join(r.Assessment.Stale, "; ")))
+		case len(r.Assessment.Unknown) > 0:
+			fmt.Fprintf(o.Streams.ErrOut, "node %s: %s: %s\n", printer.Escape(r.Node), printer.Escape(r.Object), printer.Escape(strings.Join(r.Assessment.Unknown, "; ")))
 		}
 	}
 }

@@ -63,8 +63,8 @@ func NewRootCommand(o Options) *cobra.Command {
 		Short: "Show and request the BGP status of Calico nodes (CalicoNodeStatus)",
 		Long: fmt.Sprintf(`%[1]s shows CalicoNodeStatus objects the way "calicoctl node status" shows a node:
 the BGP daemons, the IPv4 and IPv6 BGP peers and the routes, as last reported by the calico-node-status
-agent on the object's node. A status that is stale (the agent has not written for longer than its period
-allows, or not since the spec changed) or not ready is marked so, never shown as fresh.
+agent on the object's node. A status that is stale (the agent's Pod is gone or not Ready, or the agent
+has not written since the spec changed) or not ready is marked so, never shown as fresh.
 
 As a kubectl plugin: copy or link the binary as %[2]s anywhere on PATH, then
   kubectl calico-node-status get ...`, o.DisplayName, PluginBinary),
