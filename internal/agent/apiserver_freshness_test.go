@@ -23,7 +23,8 @@ import (
 func TestAPIServer_ReadinessFailsWhileStatusWritesAreDenied(t *testing.T) {
 	env := testenv.Shared(t)
 	c := cns(env)
-	const node = "ro-node"
+	// probeNode has no agent: the test's own status writes of its object tell when the policy is in force.
+	const node, probeNode = "ro-node", "ro-probe-node"
 	src := &scriptedSource{snap: nodeSnapshot("10.13.0.1", "Established")}
 	a := startAgentOpts(t, env, node, src, func(o *Options) {
 		o.Pod = PodRef{Name: "agent-ro", Namespace: "calico-node-status", UID: "3c2f6f44-1111-4d7e-9f0b-6a1f2b3c4d5e"}
@@ -49,7 +50,7 @@ func TestAPIServer_ReadinessFailsWhileStatusWritesAreDenied(t *testing.T) {
 					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Update},
 					Rule: admissionregistrationv1.Rule{APIGroups: []string{v3.GroupVersion.Group}, APIVersions: []string{"v3"},
 						Resources: []string{"caliconodestatuses/status"}}}}}},
-			Validations: []admissionregistrationv1.Validation{{Expression: "object.spec.node != '" + node + "'",
+			Validations: []admissionregistrationv1.Validation{{Expression: "!(object.spec.node in ['" + node + "', '" + probeNode + "'])",
 				Message: "status writes of " + node + " are denied by the test"}},
 		}}
 	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{ObjectMeta: metav1.ObjectMeta{Name: "deny-ro-node-status"},
@@ -73,8 +74,17 @@ func TestAPIServer_ReadinessFailsWhileStatusWritesAreDenied(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A peer goes down: there is a new status to write, and the policy denies it (the API server loads
-	// a new policy within a second or so; until then writes pass, which the loop below rides out).
+	// The API server loads a new policy after a moment: wait until it denies a status write of the probe
+	// object, else the agent's write of the change below could pass before it and leave nothing to deny.
+	probe := createObject(t, c, "ro-probe", probeNode, 0, classesAll())
+	testenv.Eventually(t, 30*time.Second, "the policy to deny status writes", func() bool {
+		cur := get(t, c, probe.Name)
+		cur.Status.LastUpdated = metav1.Now()
+		_, err := c.UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+		return apierrors.IsInvalid(err) || apierrors.IsForbidden(err)
+	})
+
+	// A peer goes down: there is a new status to write, and the policy denies it.
 	src.set(nodeSnapshot("10.13.0.1", "Active"))
 	var notReady error
 	testenv.Eventually(t, 30*time.Second, "the agent not ready for the denied writes", func() bool {
