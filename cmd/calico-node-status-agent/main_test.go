@@ -17,7 +17,7 @@ import (
 )
 
 // The binary is built and run for real: flag registration happens in init functions of dependencies
-// (controller-runtime registers --kubeconfig), so only a real start shows a clash.
+// (controller-runtime, which the agent once linked, registered --kubeconfig), so only a real start shows a clash.
 func buildAgent(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "calico-node-status-agent")

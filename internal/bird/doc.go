@@ -32,5 +32,5 @@
 //
 // Tests: captured replies of real BIRD 1.6.8, 2.0.12 and Calico's fork (testdata/captures from the lab,
 // testdata/minilab), compared with birdc's view of the same moment; fuzz targets seeded from them; fault
-// tests against a fake daemon; and, as root, real daemons (lab_test.go, realbird_test.go).
+// tests against a fake daemon; and, as root, real daemons (collector_realbird_test.go, realbird_test.go).
 package bird
