@@ -26,11 +26,9 @@ type KubeEvents struct {
 }
 
 // RBAC: record Events about the objects the agent reports on, in the default namespace (where those of a
-// cluster-scoped object live). KubeEvents only creates events.k8s.io/v1 Events; create and patch on both
-// Event APIs (core/v1 too) are what client-go's event recorders use, granted as before so that the
-// recorder can change without an RBAC change.
-// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// cluster-scoped object live). KubeEvents only creates events.k8s.io/v1 Events (one POST each, no series
+// patches, no core/v1 Events), so that is all the role grants.
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create
 
 // NewKubeEvents creates the Event writer; instance identifies this agent (its node).
 func NewKubeEvents(cfg *rest.Config, instance string, log *slog.Logger) (*KubeEvents, error) {

@@ -117,9 +117,10 @@ func (s *KubeStore) Fresh(ctx context.Context, name string) (*v3.CalicoNodeStatu
 	return s.client.Get(ctx, name, metav1.GetOptions{})
 }
 
-// RBAC: status writes go through the status subresource only, never spec, never create or delete. The
-// agent PUTs (update); patch is granted too, as it always was, for a writer that patches the status.
-// +kubebuilder:rbac:groups=projectcalico.org,resources=caliconodestatuses/status,verbs=update;patch
+// RBAC: status writes go through the status subresource only, never spec, never create or delete, and
+// only as a PUT (update): a patch costs the API server as much or more (docs/benchmarks.md, "Cheaper
+// writes"), so the role has no patch.
+// +kubebuilder:rbac:groups=projectcalico.org,resources=caliconodestatuses/status,verbs=update
 
 // UpdateStatus implements Store with a PUT of the status subresource: the API server checks the
 // resourceVersion, and sections the object no longer has are removed.

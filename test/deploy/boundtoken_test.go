@@ -72,14 +72,14 @@ func TestNodeIsolation_RealBoundTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = patchStatus(ctx, c, "tok-own", time.Now())
+			err = putStatus(ctx, c, "tok-own", time.Now())
 			switch {
 			case tt.ownErr == "" && err != nil:
 				t.Errorf("writing its own node's status: %v", err)
 			case tt.ownErr != "" && (!apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tt.ownErr)):
 				t.Errorf("writing tok-own: want 403 saying %q, got %v", tt.ownErr, err)
 			}
-			err = patchStatus(ctx, c, "tok-other", time.Now())
+			err = putStatus(ctx, c, "tok-other", time.Now())
 			if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), tt.otherWant) {
 				t.Errorf("writing another node's status: want 403 saying %q, got %v", tt.otherWant, err)
 			}

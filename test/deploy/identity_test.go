@@ -65,10 +65,13 @@ func createCNS(t *testing.T, env *testenv.Env, name, node string, seconds int32)
 	return obj
 }
 
-// patchStatus sets status.lastUpdated with a merge patch on the status subresource, as the agent does.
-func patchStatus(ctx context.Context, c client.Client, name string, at time.Time) error {
-	obj := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	patch := client.RawPatch("application/merge-patch+json",
-		[]byte(`{"status":{"lastUpdated":"`+at.UTC().Format(time.RFC3339)+`"}}`))
-	return c.Status().Patch(ctx, obj, patch)
+// putStatus sets status.lastUpdated with a PUT of the status subresource after a GET, as the agent
+// writes (its role has get and status update, no patch).
+func putStatus(ctx context.Context, c client.Client, name string, at time.Time) error {
+	obj := &v3.CalicoNodeStatus{}
+	if err := c.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
+		return err
+	}
+	obj.Status.LastUpdated = metav1.NewTime(at)
+	return c.Status().Update(ctx, obj)
 }

@@ -77,10 +77,10 @@ func TestNodeIsolation_AnyServiceAccountBoundToTheRole(t *testing.T) {
 		// RBAC propagates asynchronously to the authorizer's cache: wait until the own write passes.
 		var err error
 		testenv.Eventually(t, 30*time.Second, "the second service account's write of its own node's status", func() (bool, error) {
-			err = patchStatus(ctx, c, "anysa-own", time.Now())
+			err = putStatus(ctx, c, "anysa-own", time.Now())
 			return err == nil, err
 		})
-		err = patchStatus(ctx, c, "anysa-other", time.Now())
+		err = putStatus(ctx, c, "anysa-other", time.Now())
 		want := "the agent on node " + node + " may not write CalicoNodeStatus anysa-other, which belongs to node node-not-mine"
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("a second service account bound to the agent's role wrote another node's status: want 403 saying %q, got %v", want, err)
@@ -88,7 +88,7 @@ func TestNodeIsolation_AnyServiceAccountBoundToTheRole(t *testing.T) {
 	})
 	t.Run("unbound token", func(t *testing.T) {
 		c := clientWithToken(t, nil)
-		err := patchStatus(ctxFor(t, 30*time.Second), c, "anysa-own", time.Now())
+		err := putStatus(ctxFor(t, 30*time.Second), c, "anysa-own", time.Now())
 		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "the agent's credentials carry no node") {
 			t.Fatalf("an unbound token of a second service account: want 403 (no node), got %v", err)
 		}

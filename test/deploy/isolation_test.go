@@ -42,7 +42,7 @@ func TestNodeIsolation_AgentWritesOnlyItsOwnNodesStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := patchStatus(ctxFor(t, 10*time.Second), tt.who.client(t, env), tt.object, time.Now())
+			err := putStatus(ctxFor(t, 10*time.Second), tt.who.client(t, env), tt.object, time.Now())
 			if tt.wantError == "" {
 				if err != nil {
 					t.Fatalf("status patch of %s as %s (node %q) must succeed: %v", tt.object, tt.who.user, tt.who.node, err)
@@ -76,7 +76,7 @@ func waitForPolicy(t *testing.T, env *testenv.Env) {
 	agentA := agentOn("node-a").client(t, env)
 	var denied error
 	testenv.Eventually(t, 30*time.Second, "the node isolation policy to refuse node-a's agent on node-b's object", func() (bool, error) {
-		denied = patchStatus(ctxFor(t, 10*time.Second), agentA, probe.Name, time.Now())
+		denied = putStatus(ctxFor(t, 10*time.Second), agentA, probe.Name, time.Now())
 		return denied != nil, nil
 	})
 	if !apierrors.IsForbidden(denied) || !strings.Contains(denied.Error(), policyName) {
