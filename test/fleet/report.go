@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -20,4 +21,38 @@ func Table(rs []Result) string {
 			r.TooManySteady, r.TooManyTotal, float64(r.APIServerRSS)/(1<<20), r.StartWatchingS, restart, r.FleetRSSPerAgent/1024)
 	}
 	return b.String()
+}
+
+// WritesTable renders the writes bench's results: per shape and watcher count, each method's CPU per
+// write (mean, min-max over the repeats) and its ratio to the PUT's mean of the same run.
+func WritesTable(rs []WriteResult) string {
+	var b strings.Builder
+	b.WriteString("| object | watchers | method | object bytes | request bytes | API server + etcd CPU per write (ms, mean, min-max) | ratio to PUT | latency (ms) |\n")
+	b.WriteString("| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n")
+	put := map[string]float64{}
+	for _, r := range rs {
+		if r.Method == MethodPut {
+			put[fmt.Sprint(r.Shape, r.Watchers)] = mean(r.CPUms)
+		}
+	}
+	for _, r := range rs {
+		ratio := "-"
+		if p := put[fmt.Sprint(r.Shape, r.Watchers)]; p > 0 {
+			ratio = fmt.Sprintf("%.2f", mean(r.CPUms)/p)
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %d | %d | %.1f (%.1f-%.1f) | %s | %.1f |\n", r.Shape, r.Watchers, r.Method, r.ObjectBytes, r.RequestBytes,
+			mean(r.CPUms), slices.Min(r.CPUms), slices.Max(r.CPUms), ratio, mean(r.LatencyMs))
+	}
+	return b.String()
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
 }
