@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,9 @@ type Options struct {
 	Restart bool
 	// Heartbeat of our agents (v3.DefaultHeartbeat when 0).
 	Heartbeat time.Duration
+	// Classes of every object (v3.ManagedClasses() when nil: what `enable --all-nodes` creates, the
+	// objects an always-on fleet has; Routes is for debugging one node).
+	Classes []v3.NodeStatusClassType
 	// Captures is internal/bird/testdata/captures.
 	Captures string
 	Log      *slog.Logger
@@ -75,6 +79,8 @@ type Options struct {
 type Result struct {
 	Nodes   int     `json:"nodes"`
 	Pattern Pattern `json:"pattern"`
+	// Classes of the objects, comma separated.
+	Classes string  `json:"classes"`
 	WindowS float64 `json:"windowS"`
 	// IdleCores is kube-apiserver + etcd CPU before the fleet starts (objects created, no agent).
 	IdleCores float64 `json:"idleCores"`
@@ -105,9 +111,16 @@ type Result struct {
 	// FleetRSSPerAgent is (this process's RSS with the fleet running - before) / N: agent, client, informer
 	// and its fake BIRD.
 	FleetRSSPerAgent uint64 `json:"fleetRSSPerAgent"`
-	// Churn events scripted during the window.
-	Flaps, RouteChanges int64  `json:"-"`
-	BirdCommands        uint64 `json:"birdCommands"`
+	// Churn events scripted during the window: peer losses (Flaps; each is two changes, down and up
+	// again), PeerChanges (downs and ups), RouteChanges (route table moves).
+	Flaps        int64 `json:"flaps"`
+	PeerChanges  int64 `json:"peerChanges"`
+	RouteChanges int64 `json:"routeChanges"`
+	// ChangesPerS are the scripted changes per second the objects' status shows (what write-on-change
+	// writes at most): peer changes, plus route changes only when the objects have the Routes class (the
+	// managed objects' Agent and BGP sections do not show routes; their agents do not even read them).
+	ChangesPerS  float64 `json:"changesPerS"`
+	BirdCommands uint64  `json:"birdCommands"`
 	// AgentRequests is how many requests the agents made until the end of the window; InAgentFlowSchema how many of them the API
 	// server's APF put in config/apf's FlowSchema (its UID in the response headers).
 	AgentRequests     int64 `json:"agentRequests"`
@@ -128,7 +141,10 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.AgentLog == nil {
 		o.AgentLog = slog.New(slog.DiscardHandler)
 	}
-	res = Result{Nodes: o.Nodes, Pattern: o.Pattern, WindowS: o.Window.Seconds()}
+	if o.Classes == nil {
+		o.Classes = v3.ManagedClasses()
+	}
+	res = Result{Nodes: o.Nodes, Pattern: o.Pattern, Classes: classesString(o.Classes), WindowS: o.Window.Seconds()}
 	env, err := testenv.Start(testenv.Options{})
 	if err != nil {
 		return res, err
@@ -159,7 +175,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 
 	// One object per node.
-	if err := createObjects(ctx, env.Client, o.Nodes, o.Period); err != nil {
+	if err := createObjects(ctx, env.Client, o.Nodes, o.Period, o.Classes); err != nil {
 		return res, err
 	}
 	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
@@ -307,8 +323,8 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	churnCtx, stopChurn := context.WithCancel(fctx)
 	defer stopChurn()
-	var flaps, routes churnCount
-	go churn(churnCtx, states, o, &flaps, &routes)
+	var flaps, peerChanges, routes churnCount
+	go churn(churnCtx, states, o, &flaps, &peerChanges, &routes)
 	hist0, err := scrapePutHistogram(ctx, env.Config)
 	if err != nil {
 		return res, err
@@ -337,7 +353,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	p50, p99, n := rec.putQuantiles()
 	res.PutP50Ms, res.PutP99Ms, res.Puts = ms(p50), ms(p99), n
 	res.TooManySteady = rec.tooManyIn.Load()
-	res.Flaps, res.RouteChanges = flaps.Load(), routes.Load()
+	res.Flaps, res.PeerChanges, res.RouteChanges = flaps.Load(), peerChanges.Load(), routes.Load()
+	changes := res.PeerChanges
+	if slices.Contains(o.Classes, v3.NodeStatusClassTypeRoutes) {
+		changes += res.RouteChanges
+	}
+	res.ChangesPerS = float64(changes) / o.Window.Seconds()
 	for _, b := range birds {
 		res.BirdCommands += b.commands.Load()
 	}
@@ -374,6 +395,14 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	res.TooManyTotal = rec.tooMany.Load()
 	return res, nil
+}
+
+func classesString(cs []v3.NodeStatusClassType) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ",")
 }
 
 func nodeName(i int) string { return fmt.Sprintf("hollow-%05d", i) }
@@ -443,7 +472,7 @@ type churnCount = atomic.Int64
 
 // churn scripts each node's BIRD: a peer flap (down, then up again half an interval later) per
 // flap interval and a route change per route interval, at random offsets so the fleet's events spread out.
-func churn(ctx context.Context, states []*nodeState, o Options, flaps, routes *churnCount) {
+func churn(ctx context.Context, states []*nodeState, o Options, flaps, peerChanges, routes *churnCount) {
 	flapEvery := time.Duration(float64(time.Hour) / o.ChurnScale)
 	routeEvery := time.Duration(float64(10*time.Minute) / o.ChurnScale)
 	// Each node toggles its peer at rate 2/flapEvery and its routes at 1/routeEvery: a Poisson process per
@@ -463,6 +492,7 @@ func churn(ctx context.Context, states []*nodeState, o Options, flaps, routes *c
 			if rand.Float64() < pFlap {
 				down := !st.peerDown.Load()
 				st.peerDown.Store(down)
+				peerChanges.Add(1)
 				if down {
 					flaps.Add(1)
 				}
@@ -510,7 +540,7 @@ func applyFlag(path string) string {
 }
 
 // createObjects creates one object per node, a few at a time (5000 one by one take minutes).
-func createObjects(ctx context.Context, cl client.Client, n int, period time.Duration) error {
+func createObjects(ctx context.Context, cl client.Client, n int, period time.Duration, classes []v3.NodeStatusClassType) error {
 	const workers = 8
 	errs := make(chan error, workers)
 	next := make(chan int)
@@ -522,7 +552,7 @@ func createObjects(ctx context.Context, cl client.Client, n int, period time.Dur
 			for i := range next {
 				obj := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: nodeName(i)}, Spec: v3.CalicoNodeStatusSpec{
 					Node:                nodeName(i),
-					Classes:             []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes},
+					Classes:             classes,
 					UpdatePeriodSeconds: ptr.To(int32(period / time.Second)),
 				}}
 				if err := cl.Create(ctx, obj); err != nil {

@@ -257,7 +257,9 @@ func (t *writeTarget) measure(ctx context.Context, rc rest.Interface, pids []int
 func (t *writeTarget) write(ctx context.Context, rc rest.Interface) (time.Duration, int, error) {
 	t.n++
 	desired := status.Desired(t.obj, t.sections[t.n%2])
-	desired.LastUpdated = metav1.NewTime(time.Now().UTC())
+	// A second per write (lastUpdated has a resolution of seconds): every write changes the object, as
+	// at least lastUpdated does when the agent writes.
+	desired.LastUpdated = metav1.NewTime(t.obj.CreationTimestamp.Add(time.Duration(t.n) * time.Second).UTC())
 	var body []byte
 	var pt types.PatchType
 	var err error
