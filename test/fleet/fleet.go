@@ -30,6 +30,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -67,6 +68,10 @@ type Options struct {
 	// Classes of every object (v3.ManagedClasses() when nil: what `enable --all-nodes` creates, the
 	// objects an always-on fleet has; Routes is for debugging one node).
 	Classes []v3.NodeStatusClassType
+	// PreWritten creates the objects with the status their agent would write (built from the snapshot
+	// its fake BIRD serves), as after a rollout of a new agent version: the agents' first collections then
+	// find nothing changed and write nothing.
+	PreWritten bool
 	// Captures is internal/bird/testdata/captures.
 	Captures string
 	Log      *slog.Logger
@@ -108,6 +113,9 @@ type Result struct {
 	// measured); RestartWatchingFromStopS from when it was stopped.
 	RestartWatchingS         float64 `json:"restartWatchingS"`
 	RestartWatchingFromStopS float64 `json:"restartWatchingFromStopS"`
+	// WarmupWrites are the status writes from the simultaneous start until the window (every object's
+	// first write without PreWritten; none with it).
+	WarmupWrites int64 `json:"warmupWrites"`
 	// FleetRSSPerAgent is (this process's RSS with the fleet running - before) / N: agent, client, informer
 	// and its fake BIRD.
 	FleetRSSPerAgent uint64 `json:"fleetRSSPerAgent"`
@@ -174,22 +182,6 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		return res, err
 	}
 
-	// One object per node.
-	if err := createObjects(ctx, env.Client, o.Nodes, o.Period, o.Classes); err != nil {
-		return res, err
-	}
-	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return res, fmt.Errorf("admin watch client: %w", err)
-	}
-
-	// Idle control plane.
-	idle, err := cpuOver(ctx, apiPIDs, o.Idle)
-	if err != nil {
-		return res, err
-	}
-	res.IdleCores = idle
-
 	// Fake BIRDs.
 	reps := make([]*replies, len(Flavours))
 	for i, f := range Flavours {
@@ -221,6 +213,29 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 			return res, err
 		}
 	}
+
+	// One object per node.
+	var prewrite func(i int, obj *v3.CalicoNodeStatus) error
+	if o.PreWritten {
+		prewrite = func(i int, obj *v3.CalicoNodeStatus) error { return preWrite(ctx, env.Client, birds[i], obj) }
+	}
+	if err := createObjects(ctx, env.Client, o.Nodes, o.Period, o.Classes, prewrite); err != nil {
+		return res, err
+	}
+	// Status writes from now on (the fleet's start and warm-up, then the window).
+	wcCtx, stopWC := context.WithCancel(ctx)
+	defer stopWC()
+	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return res, fmt.Errorf("admin watch client: %w", err)
+	}
+
+	// Idle control plane.
+	idle, err := cpuOver(ctx, apiPIDs, o.Idle)
+	if err != nil {
+		return res, err
+	}
+	res.IdleCores = idle
 
 	runtime.GC()
 	rssBefore, err := rssBytes(os.Getpid())
@@ -275,6 +290,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		stopFleet()
 		wg.Wait()
 	}()
+	wc, err := startWriteCounter(wcCtx, wcl)
+	if err != nil {
+		return res, err
+	}
+	wStart := wc.n.Load()
 	start := time.Now()
 	for i := range hollows {
 		wg.Add(1)
@@ -317,10 +337,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 
 	// Steady state, with the scripted churn.
-	wc, err := startWriteCounter(fctx, wcl)
-	if err != nil {
-		return res, err
-	}
+	res.WarmupWrites = wc.n.Load() - wStart
 	churnCtx, stopChurn := context.WithCancel(fctx)
 	defer stopChurn()
 	var flaps, peerChanges, routes churnCount
@@ -539,8 +556,24 @@ func applyFlag(path string) string {
 	return "-k"
 }
 
+// preWrite gives obj the status its agent would write now: the node's fake BIRD read by the agent's
+// collector as the agent reads it, built and made the desired status by internal/status as the
+// reconciler does (a restarted agent's flap history starts from what the status holds, so it adds
+// nothing either).
+func preWrite(ctx context.Context, cl client.Client, b *fakeBird, obj *v3.CalicoNodeStatus) error {
+	c := &bird.Collector{V4Socket: b.v4, V6Socket: b.v6, MaxRoutes: v3.DefaultMaxRoutesPerFamily, Restrict: true}
+	snap := c.Collect(ctx, needOf(obj.Spec.Classes))
+	st := status.Desired(obj, status.Build(snap, obj.Spec.Classes, status.Options{}))
+	st.LastUpdated = metav1.NewTime(time.Now().UTC())
+	obj.Status = st
+	if err := cl.Status().Update(ctx, obj, client.FieldOwner(agent.FieldOwner)); err != nil {
+		return fmt.Errorf("pre-write status of %s: %w", obj.Name, err)
+	}
+	return nil
+}
+
 // createObjects creates one object per node, a few at a time (5000 one by one take minutes).
-func createObjects(ctx context.Context, cl client.Client, n int, period time.Duration, classes []v3.NodeStatusClassType) error {
+func createObjects(ctx context.Context, cl client.Client, n int, period time.Duration, classes []v3.NodeStatusClassType, prewrite func(int, *v3.CalicoNodeStatus) error) error {
 	const workers = 8
 	errs := make(chan error, workers)
 	next := make(chan int)
@@ -555,9 +588,15 @@ func createObjects(ctx context.Context, cl client.Client, n int, period time.Dur
 					Classes:             classes,
 					UpdatePeriodSeconds: ptr.To(int32(period / time.Second)),
 				}}
-				if err := cl.Create(ctx, obj); err != nil {
+				err := cl.Create(ctx, obj)
+				if err != nil {
+					err = fmt.Errorf("create object %s: %w", obj.Name, err)
+				} else if prewrite != nil {
+					err = prewrite(i, obj)
+				}
+				if err != nil {
 					select {
-					case errs <- fmt.Errorf("create object %s: %w", obj.Name, err):
+					case errs <- err:
 					default:
 					}
 				}

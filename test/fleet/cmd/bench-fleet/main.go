@@ -43,6 +43,7 @@ func run() error {
 		restart   = flag.Bool("restart", true, "restart the API server after the window and time the fleet's return")
 		heartbeat = flag.Duration("heartbeat", 0, "our agents' heartbeat (0: v3.DefaultHeartbeat)")
 		quick     = flag.Bool("quick", false, "smoke run: 5 nodes, 20 s window, churn x60")
+		prewrite  = flag.Bool("prewritten", false, "create the objects with the status their agents would write (as after a rollout): the first collections write nothing")
 		classes   = flag.String("classes", "managed", "the objects' classes: managed (v3.ManagedClasses(), what enable --all-nodes creates), all, or a comma-separated list")
 		out       = flag.String("json", "", "append results as JSON lines to this file")
 	)
@@ -79,7 +80,7 @@ func run() error {
 		}
 		for _, p := range patterns {
 			o := fleet.Options{Nodes: n, Pattern: p, Period: *period, Window: *window, Idle: *idle, ChurnScale: *scale,
-				Retrying: max(1, int(*retrying*float64(n))), Restart: *restart && p == fleet.Ours, Heartbeat: *heartbeat, Classes: cls,
+				Retrying: max(1, int(*retrying*float64(n))), Restart: *restart && p == fleet.Ours, Heartbeat: *heartbeat, Classes: cls, PreWritten: *prewrite,
 				Captures: filepath.Join(root, "internal", "bird", "testdata", "captures"), Log: log}
 			if *verbose {
 				o.AgentLog = log
