@@ -72,6 +72,8 @@ type Options struct {
 	// its fake BIRD serves), as after a rollout of a new agent version: the agents' first collections then
 	// find nothing changed and write nothing.
 	PreWritten bool
+	// Profile, when set, is where a CPU profile of kube-apiserver over the window is written (pprof).
+	Profile string
 	// Captures is internal/bird/testdata/captures.
 	Captures string
 	Log      *slog.Logger
@@ -350,7 +352,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	rec.measuring.Store(true)
 	w0 := wc.n.Load()
 	b0 := wc.bytes.Load()
+	profiled := make(chan error, 1)
+	if o.Profile != "" {
+		go func() { profiled <- profileAPIServer(ctx, env.Config, o.Window, o.Profile) }()
+	} else {
+		profiled <- nil
+	}
 	busy, err := cpuOver(ctx, apiPIDs, o.Window)
+	if perr := <-profiled; perr != nil {
+		o.Log.Warn("API server profile of the window", "err", perr)
+	}
 	rec.measuring.Store(false)
 	stopChurn()
 	if err != nil {

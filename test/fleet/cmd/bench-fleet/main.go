@@ -44,6 +44,7 @@ func run() error {
 		heartbeat = flag.Duration("heartbeat", 0, "our agents' heartbeat (0: v3.DefaultHeartbeat)")
 		quick     = flag.Bool("quick", false, "smoke run: 5 nodes, 20 s window, churn x60")
 		prewrite  = flag.Bool("prewritten", false, "create the objects with the status their agents would write (as after a rollout): the first collections write nothing")
+		profile   = flag.String("profile", "", "write a CPU profile of kube-apiserver over each window to this file (the size and pattern appended)")
 		classes   = flag.String("classes", "managed", "the objects' classes: managed (v3.ManagedClasses(), what enable --all-nodes creates), all, or a comma-separated list")
 		out       = flag.String("json", "", "append results as JSON lines to this file")
 	)
@@ -84,6 +85,9 @@ func run() error {
 				Captures: filepath.Join(root, "internal", "bird", "testdata", "captures"), Log: log}
 			if *verbose {
 				o.AgentLog = log
+			}
+			if *profile != "" {
+				o.Profile = fmt.Sprintf("%s-%d-%s.pprof", strings.TrimSuffix(*profile, ".pprof"), n, p)
 			}
 			log.Info("fleet run", "nodes", n, "pattern", p)
 			r, err := fleet.Run(ctx, o)
