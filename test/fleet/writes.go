@@ -303,6 +303,10 @@ func (t *writeTarget) write(ctx context.Context, rc rest.Interface) (time.Durati
 	if stored.ResourceVersion == t.obj.ResourceVersion {
 		return 0, 0, fmt.Errorf("%s status of %s: nothing written (resourceVersion %s unchanged)", t.method, t.obj.Name, stored.ResourceVersion)
 	}
+	// Every method must have stored exactly the desired status, or the comparison is not fair.
+	if !status.SameContent(stored.Status, desired) || !stored.Status.LastUpdated.Equal(&desired.LastUpdated) {
+		return 0, 0, fmt.Errorf("%s status of %s: the stored status is not the one written", t.method, t.obj.Name)
+	}
 	t.obj = stored
 	return took, len(body), nil
 }
