@@ -121,8 +121,8 @@ type Result struct {
 	// FleetRSSPerAgent is (this process's RSS with the fleet running - before) / N: agent, client, informer
 	// and its fake BIRD.
 	FleetRSSPerAgent uint64 `json:"fleetRSSPerAgent"`
-	// Churn events scripted during the window: peer losses (Flaps; each is two changes, down and up
-	// again), PeerChanges (downs and ups), RouteChanges (route table moves).
+	// Churn events scripted during the window: Flaps (a peer lost; it comes back at a later toggle, half
+	// an hour later on average), PeerChanges (downs and ups), RouteChanges (route table moves).
 	Flaps        int64 `json:"flaps"`
 	PeerChanges  int64 `json:"peerChanges"`
 	RouteChanges int64 `json:"routeChanges"`
