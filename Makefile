@@ -148,3 +148,7 @@ bench-retry: controlplane ## 20 agents, node with peers nobody answers vs all he
 .PHONY: bench-fleet
 bench-fleet: controlplane ## Fleet benchmark: N hollow nodes running the real agent code against kube-apiserver + etcd (docs/benchmarks.md). BENCH_FLAGS e.g. --nodes 10,100,1000 --window 60s; --quick for a smoke run.
 	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) flock /tmp/cns-lab.lock go run ./test/fleet/cmd/bench-fleet $(BENCH_FLAGS)
+
+.PHONY: bench-writes
+bench-writes: controlplane ## API server + etcd CPU per status write: PUT vs merge patch vs apply, by object size and idle watchers (docs/benchmarks.md). BENCH_FLAGS e.g. --watchers 0,1000 --writes 150 --repeats 3; --quick for a smoke run.
+	KUBEBUILDER_ASSETS=$$(hack/controlplane/build.sh) flock /tmp/cns-lab.lock go run ./test/fleet/cmd/bench-writes $(BENCH_FLAGS)

@@ -8,6 +8,11 @@
 // time until every agent watches after a simultaneous start and after an API server restart, and the
 // fleet's memory per agent. The agents authenticate as the DaemonSet's service account, so config/rbac
 // and config/apf (the agents' APF flow schema) are what is measured too. The original's pattern
-// (a full write every tick, every node watching every object) runs as the baseline. See
+// (a full write every tick, every node watching every object) runs as the baseline. The objects have the
+// managed classes (Agent, BGP) unless told otherwise, and can be created with the status their agents
+// would write (PreWritten).
+//
+// RunWrites (`make bench-writes`) measures the control plane's CPU per status write by method (full PUT,
+// merge patch, server-side apply), object size and number of idle field-selected watchers. See
 // docs/benchmarks.md.
 package fleet

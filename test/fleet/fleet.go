@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,7 @@ import (
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/agent"
 	"github.com/calico-node-status/calico-node-status/internal/bird"
+	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
@@ -64,6 +66,15 @@ type Options struct {
 	Restart bool
 	// Heartbeat of our agents (v3.DefaultHeartbeat when 0).
 	Heartbeat time.Duration
+	// Classes of every object (v3.ManagedClasses() when nil: what `enable --all-nodes` creates, the
+	// objects an always-on fleet has; Routes is for debugging one node).
+	Classes []v3.NodeStatusClassType
+	// PreWritten creates the objects with the status their agent would write (built from the snapshot
+	// its fake BIRD serves), as after a rollout of a new agent version: the agents' first collections then
+	// find nothing changed and write nothing.
+	PreWritten bool
+	// Profile, when set, is where a CPU profile of kube-apiserver over the window is written (pprof).
+	Profile string
 	// Captures is internal/bird/testdata/captures.
 	Captures string
 	Log      *slog.Logger
@@ -76,6 +87,8 @@ type Options struct {
 type Result struct {
 	Nodes   int     `json:"nodes"`
 	Pattern Pattern `json:"pattern"`
+	// Classes of the objects, comma separated.
+	Classes string  `json:"classes"`
 	WindowS float64 `json:"windowS"`
 	// IdleCores is kube-apiserver + etcd CPU before the fleet starts (objects created, no agent).
 	IdleCores float64 `json:"idleCores"`
@@ -103,12 +116,22 @@ type Result struct {
 	// measured); RestartWatchingFromStopS from when it was stopped.
 	RestartWatchingS         float64 `json:"restartWatchingS"`
 	RestartWatchingFromStopS float64 `json:"restartWatchingFromStopS"`
+	// WarmupWrites are the status writes from the simultaneous start until the window (every object's
+	// first write without PreWritten; none with it).
+	WarmupWrites int64 `json:"warmupWrites"`
 	// FleetRSSPerAgent is (this process's RSS with the fleet running - before) / N: agent, client, informer
 	// and its fake BIRD.
 	FleetRSSPerAgent uint64 `json:"fleetRSSPerAgent"`
-	// Churn events scripted during the window.
-	Flaps, RouteChanges int64  `json:"-"`
-	BirdCommands        uint64 `json:"birdCommands"`
+	// Churn events scripted during the window: Flaps (a peer lost; it comes back at a later toggle, half
+	// an hour later on average), PeerChanges (downs and ups), RouteChanges (route table moves).
+	Flaps        int64 `json:"flaps"`
+	PeerChanges  int64 `json:"peerChanges"`
+	RouteChanges int64 `json:"routeChanges"`
+	// ChangesPerS are the scripted changes per second the objects' status shows (what write-on-change
+	// writes at most): peer changes, plus route changes only when the objects have the Routes class (the
+	// managed objects' Agent and BGP sections do not show routes; their agents do not even read them).
+	ChangesPerS  float64 `json:"changesPerS"`
+	BirdCommands uint64  `json:"birdCommands"`
 	// AgentRequests is how many requests the agents made until the end of the window; InAgentFlowSchema how many of them the API
 	// server's APF put in config/apf's FlowSchema (its UID in the response headers).
 	AgentRequests     int64 `json:"agentRequests"`
@@ -129,7 +152,10 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if o.AgentLog == nil {
 		o.AgentLog = slog.New(slog.DiscardHandler)
 	}
-	res = Result{Nodes: o.Nodes, Pattern: o.Pattern, WindowS: o.Window.Seconds()}
+	if o.Classes == nil {
+		o.Classes = v3.ManagedClasses()
+	}
+	res = Result{Nodes: o.Nodes, Pattern: o.Pattern, Classes: classesString(o.Classes), WindowS: o.Window.Seconds()}
 	env, err := testenv.Start(testenv.Options{})
 	if err != nil {
 		return res, err
@@ -158,22 +184,6 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	if err != nil {
 		return res, err
 	}
-
-	// One object per node.
-	if err := createObjects(ctx, env.Client, o.Nodes, o.Period); err != nil {
-		return res, err
-	}
-	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
-	if err != nil {
-		return res, fmt.Errorf("admin watch client: %w", err)
-	}
-
-	// Idle control plane.
-	idle, err := cpuOver(ctx, apiPIDs, o.Idle)
-	if err != nil {
-		return res, err
-	}
-	res.IdleCores = idle
 
 	// Fake BIRDs.
 	reps := make([]*replies, len(Flavours))
@@ -206,6 +216,29 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 			return res, err
 		}
 	}
+
+	// One object per node.
+	var prewrite func(i int, obj *v3.CalicoNodeStatus) error
+	if o.PreWritten {
+		prewrite = func(i int, obj *v3.CalicoNodeStatus) error { return preWrite(ctx, env.Client, birds[i], obj) }
+	}
+	if err := createObjects(ctx, env.Client, o.Nodes, o.Period, o.Classes, prewrite); err != nil {
+		return res, err
+	}
+	// Status writes from now on (the fleet's start and warm-up, then the window).
+	wcCtx, stopWC := context.WithCancel(ctx)
+	defer stopWC()
+	wcl, err := client.NewWithWatch(env.Config, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		return res, fmt.Errorf("admin watch client: %w", err)
+	}
+
+	// Idle control plane.
+	idle, err := cpuOver(ctx, apiPIDs, o.Idle)
+	if err != nil {
+		return res, err
+	}
+	res.IdleCores = idle
 
 	runtime.GC()
 	memBefore, err := procstat.ReadMemory(os.Getpid())
@@ -261,6 +294,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 		stopFleet()
 		wg.Wait()
 	}()
+	wc, err := startWriteCounter(wcCtx, wcl)
+	if err != nil {
+		return res, err
+	}
+	wStart := wc.n.Load()
 	start := time.Now()
 	for i := range hollows {
 		wg.Add(1)
@@ -303,14 +341,11 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 
 	// Steady state, with the scripted churn.
-	wc, err := startWriteCounter(fctx, wcl)
-	if err != nil {
-		return res, err
-	}
+	res.WarmupWrites = wc.n.Load() - wStart
 	churnCtx, stopChurn := context.WithCancel(fctx)
 	defer stopChurn()
-	var flaps, routes churnCount
-	go churn(churnCtx, states, o, &flaps, &routes)
+	var flaps, peerChanges, routes churnCount
+	go churn(churnCtx, states, o, &flaps, &peerChanges, &routes)
 	hist0, err := scrapePutHistogram(ctx, env.Config)
 	if err != nil {
 		return res, err
@@ -319,7 +354,16 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	rec.measuring.Store(true)
 	w0 := wc.n.Load()
 	b0 := wc.bytes.Load()
+	profiled := make(chan error, 1)
+	if o.Profile != "" {
+		go func() { profiled <- profileAPIServer(ctx, env.Config, o.Window, o.Profile) }()
+	} else {
+		profiled <- nil
+	}
 	busy, err := cpuOver(ctx, apiPIDs, o.Window)
+	if perr := <-profiled; perr != nil {
+		o.Log.Warn("API server profile of the window", "err", perr)
+	}
 	rec.measuring.Store(false)
 	stopChurn()
 	if err != nil {
@@ -339,7 +383,12 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	p50, p99, n := rec.putQuantiles()
 	res.PutP50Ms, res.PutP99Ms, res.Puts = ms(p50), ms(p99), n
 	res.TooManySteady = rec.tooManyIn.Load()
-	res.Flaps, res.RouteChanges = flaps.Load(), routes.Load()
+	res.Flaps, res.PeerChanges, res.RouteChanges = flaps.Load(), peerChanges.Load(), routes.Load()
+	changes := res.PeerChanges
+	if slices.Contains(o.Classes, v3.NodeStatusClassTypeRoutes) {
+		changes += res.RouteChanges
+	}
+	res.ChangesPerS = float64(changes) / o.Window.Seconds()
 	for _, b := range birds {
 		res.BirdCommands += b.commands.Load()
 	}
@@ -376,6 +425,14 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 	}
 	res.TooManyTotal = rec.tooMany.Load()
 	return res, nil
+}
+
+func classesString(cs []v3.NodeStatusClassType) string {
+	s := make([]string, len(cs))
+	for i, c := range cs {
+		s[i] = string(c)
+	}
+	return strings.Join(s, ",")
 }
 
 func nodeName(i int) string { return fmt.Sprintf("hollow-%05d", i) }
@@ -445,7 +502,7 @@ type churnCount = atomic.Int64
 
 // churn scripts each node's BIRD: a peer flap (down, then up again half an interval later) per
 // flap interval and a route change per route interval, at random offsets so the fleet's events spread out.
-func churn(ctx context.Context, states []*nodeState, o Options, flaps, routes *churnCount) {
+func churn(ctx context.Context, states []*nodeState, o Options, flaps, peerChanges, routes *churnCount) {
 	flapEvery := time.Duration(float64(time.Hour) / o.ChurnScale)
 	routeEvery := time.Duration(float64(10*time.Minute) / o.ChurnScale)
 	// Each node toggles its peer at rate 2/flapEvery and its routes at 1/routeEvery: a Poisson process per
@@ -465,6 +522,7 @@ func churn(ctx context.Context, states []*nodeState, o Options, flaps, routes *c
 			if rand.Float64() < pFlap {
 				down := !st.peerDown.Load()
 				st.peerDown.Store(down)
+				peerChanges.Add(1)
 				if down {
 					flaps.Add(1)
 				}
@@ -511,8 +569,24 @@ func applyFlag(path string) string {
 	return "-k"
 }
 
+// preWrite gives obj the status its agent would write now: the node's fake BIRD read by the agent's
+// collector as the agent reads it, built and made the desired status by internal/status as the
+// reconciler does (a restarted agent's flap history starts from what the status holds, so it adds
+// nothing either).
+func preWrite(ctx context.Context, cl client.Client, b *fakeBird, obj *v3.CalicoNodeStatus) error {
+	c := &bird.Collector{V4Socket: b.v4, V6Socket: b.v6, MaxRoutes: v3.DefaultMaxRoutesPerFamily, Restrict: true}
+	snap := c.Collect(ctx, needOf(obj.Spec.Classes))
+	st := status.Desired(obj, status.Build(snap, obj.Spec.Classes, status.Options{}))
+	st.LastUpdated = metav1.NewTime(time.Now().UTC())
+	obj.Status = st
+	if err := cl.Status().Update(ctx, obj, client.FieldOwner(agent.FieldOwner)); err != nil {
+		return fmt.Errorf("pre-write status of %s: %w", obj.Name, err)
+	}
+	return nil
+}
+
 // createObjects creates one object per node, a few at a time (5000 one by one take minutes).
-func createObjects(ctx context.Context, cl client.Client, n int, period time.Duration) error {
+func createObjects(ctx context.Context, cl client.Client, n int, period time.Duration, classes []v3.NodeStatusClassType, prewrite func(int, *v3.CalicoNodeStatus) error) error {
 	const workers = 8
 	errs := make(chan error, workers)
 	next := make(chan int)
@@ -524,12 +598,18 @@ func createObjects(ctx context.Context, cl client.Client, n int, period time.Dur
 			for i := range next {
 				obj := &v3.CalicoNodeStatus{ObjectMeta: metav1.ObjectMeta{Name: nodeName(i)}, Spec: v3.CalicoNodeStatusSpec{
 					Node:                nodeName(i),
-					Classes:             []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes},
+					Classes:             classes,
 					UpdatePeriodSeconds: ptr.To(int32(period / time.Second)),
 				}}
-				if err := cl.Create(ctx, obj); err != nil {
+				err := cl.Create(ctx, obj)
+				if err != nil {
+					err = fmt.Errorf("create object %s: %w", obj.Name, err)
+				} else if prewrite != nil {
+					err = prewrite(i, obj)
+				}
+				if err != nil {
 					select {
-					case errs <- fmt.Errorf("create object %s: %w", obj.Name, err):
+					case errs <- err:
 					default:
 					}
 				}

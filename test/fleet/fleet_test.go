@@ -11,7 +11,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/testenv/prereq"
 )
 
-// TestQuickFleet is the fleet benchmark's quick mode (5 hollow nodes, 20 s window, churn x60) as a smoke
+// TestQuickFleet is the fleet benchmark's quick mode (5 hollow nodes, pre-written, 20 s window, churn x60) as a smoke
 // test: the measurements must be sane, not fast.
 func TestQuickFleet(t *testing.T) {
 	if testing.Short() {
@@ -30,11 +30,16 @@ func TestQuickFleet(t *testing.T) {
 	defer cancel()
 	const n = 5
 	r, err := Run(ctx, Options{Nodes: n, Pattern: Ours, Period: 10 * time.Second, Window: 20 * time.Second, Idle: 3 * time.Second,
-		ChurnScale: 60, Retrying: 1, Restart: true, Captures: filepath.Join(root, "internal", "bird", "testdata", "captures")})
+		ChurnScale: 60, Retrying: 1, Restart: true, PreWritten: true, Captures: filepath.Join(root, "internal", "bird", "testdata", "captures")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", r)
+	// Objects created with the status their agents would write: the agents' first collections (all in
+	// the warm-up, before any churn) must find nothing to change.
+	if r.WarmupWrites != 0 {
+		t.Errorf("%d status writes in the warm-up of %d pre-written objects, want 0", r.WarmupWrites, n)
+	}
 	if r.Flaps+r.RouteChanges == 0 {
 		t.Fatalf("no churn was scripted in the window: %+v", r)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"k8s.io/klog/v2"
 
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/test/fleet"
 )
@@ -42,6 +43,9 @@ func run() error {
 		restart   = flag.Bool("restart", true, "restart the API server after the window and time the fleet's return")
 		heartbeat = flag.Duration("heartbeat", 0, "our agents' heartbeat (0: v3.DefaultHeartbeat)")
 		quick     = flag.Bool("quick", false, "smoke run: 5 nodes, 20 s window, churn x60")
+		prewrite  = flag.Bool("prewritten", false, "create the objects with the status their agents would write (as after a rollout): the first collections write nothing")
+		profile   = flag.String("profile", "", "write a CPU profile of kube-apiserver over each window to this file (the size and pattern appended)")
+		classes   = flag.String("classes", "managed", "the objects' classes: managed (v3.ManagedClasses(), what enable --all-nodes creates), all, or a comma-separated list")
 		out       = flag.String("json", "", "append results as JSON lines to this file")
 	)
 	verbose := flag.Bool("v", false, "log the hollow agents and client-go (thousands of lines through an API server restart)")
@@ -53,6 +57,10 @@ func run() error {
 	}
 	if *quick {
 		*sizes, *window, *idle, *scale, *baseline = "5", 20*time.Second, 5*time.Second, 60, 5
+	}
+	cls, err := parseClasses(*classes)
+	if err != nil {
+		return err
 	}
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -73,10 +81,13 @@ func run() error {
 		}
 		for _, p := range patterns {
 			o := fleet.Options{Nodes: n, Pattern: p, Period: *period, Window: *window, Idle: *idle, ChurnScale: *scale,
-				Retrying: max(1, int(*retrying*float64(n))), Restart: *restart && p == fleet.Ours, Heartbeat: *heartbeat,
+				Retrying: max(1, int(*retrying*float64(n))), Restart: *restart && p == fleet.Ours, Heartbeat: *heartbeat, Classes: cls, PreWritten: *prewrite,
 				Captures: filepath.Join(root, "internal", "bird", "testdata", "captures"), Log: log}
 			if *verbose {
 				o.AgentLog = log
+			}
+			if *profile != "" {
+				o.Profile = fmt.Sprintf("%s-%d-%s.pprof", strings.TrimSuffix(*profile, ".pprof"), n, p)
 			}
 			log.Info("fleet run", "nodes", n, "pattern", p)
 			r, err := fleet.Run(ctx, o)
@@ -95,6 +106,26 @@ func run() error {
 	}
 	fmt.Print(fleet.Table(results))
 	return nil
+}
+
+// parseClasses reads --classes.
+func parseClasses(s string) ([]v3.NodeStatusClassType, error) {
+	switch s {
+	case "managed":
+		return v3.ManagedClasses(), nil
+	case "all":
+		return []v3.NodeStatusClassType{v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes}, nil
+	}
+	var out []v3.NodeStatusClassType
+	for _, c := range strings.Split(s, ",") {
+		switch ct := v3.NodeStatusClassType(strings.TrimSpace(c)); ct {
+		case v3.NodeStatusClassTypeAgent, v3.NodeStatusClassTypeBGP, v3.NodeStatusClassTypeRoutes:
+			out = append(out, ct)
+		default:
+			return nil, fmt.Errorf("--classes: unknown class %q (managed, all, or Agent,BGP,Routes)", c)
+		}
+	}
+	return out, nil
 }
 
 func appendLine(path string, b []byte) error {
