@@ -26,6 +26,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/bird"
 	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
+	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
 )
 
 // WriteMethod is how a status write is sent to the API server (`make bench-writes`).
@@ -228,7 +229,7 @@ func RunWrites(ctx context.Context, o WritesOptions) (out []WriteResult, err err
 // measure makes n writes back to back and returns the control plane's CPU per write above idle (ms),
 // the mean latency (ms) and the mean request body size.
 func (t *writeTarget) measure(ctx context.Context, rc rest.Interface, pids []int, n int, idleCores float64) (cpuMs, latMs float64, reqBytes int, err error) {
-	c0, err := procCPU(pids)
+	c0, err := procstat.CPU(pids)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -244,7 +245,7 @@ func (t *writeTarget) measure(ctx context.Context, rc rest.Interface, pids []int
 		body += b
 	}
 	elapsed := time.Since(t0)
-	c1, err := procCPU(pids)
+	c1, err := procstat.CPU(pids)
 	if err != nil {
 		return 0, 0, 0, err
 	}
