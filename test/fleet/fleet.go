@@ -39,7 +39,8 @@ import (
 type Pattern string
 
 const (
-	// Ours is the real agent: write on change (plus the heartbeat), one field-selected watch per node.
+	// Ours is the real agent: write on change only (no heartbeat: its Pod identity is in status.reporter
+	// and the Pod's readiness says the status is current), one field-selected watch per node.
 	Ours Pattern = "ours"
 	// Original is the original's pattern: a full status PUT at every tick, and every node watching every
 	// object. It runs the same reconciler with a heartbeat shorter than the period (so every collection
@@ -64,7 +65,9 @@ type Options struct {
 	// Restart restarts the API server (and etcd) after the window and measures the time until every agent
 	// watches again.
 	Restart bool
-	// Heartbeat of our agents (v3.DefaultHeartbeat when 0).
+	// Heartbeat of our agents: 0 is none, as for the agent in its DaemonSet Pod (every hollow agent has a
+	// Pod identity, podOf, so it records it in status.reporter and the Pod's readiness says the status is
+	// current, issue 13 item 3); a positive value forces one (to measure what it costs).
 	Heartbeat time.Duration
 	// Classes of every object (v3.ManagedClasses() when nil: what `enable --all-nodes` creates, the
 	// objects an always-on fleet has; Routes is for debugging one node).
@@ -276,7 +279,7 @@ func Run(ctx context.Context, o Options) (res Result, err error) {
 			return res, err
 		}
 		src := &bird.Collector{V4Socket: birds[i].v4, V6Socket: birds[i].v6, MaxRoutes: v3.DefaultMaxRoutesPerFamily, Restrict: true}
-		r := agent.NewReconciler(agent.Options{Store: store, NodeName: nodeName(i), Source: src, Heartbeat: heartbeat})
+		r := agent.NewReconciler(agent.Options{Store: store, NodeName: nodeName(i), Source: src, Heartbeat: heartbeat, Pod: podOf(nodeName(i))})
 		ctrl, err := agent.NewController(r, store.Informer(), o.AgentLog)
 		if err != nil {
 			return res, err
@@ -437,6 +440,11 @@ func classesString(cs []v3.NodeStatusClassType) string {
 
 func nodeName(i int) string { return fmt.Sprintf("hollow-%05d", i) }
 
+// podOf is the Pod identity of a hollow node's agent, as the downward API gives the real one.
+func podOf(node string) agent.PodRef {
+	return agent.PodRef{Name: "calico-node-status-agent-" + node, Namespace: "calico-node-status", UID: "uid-" + node}
+}
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func jsonSize(o *v3.CalicoNodeStatus) (int, error) {
@@ -578,6 +586,8 @@ func preWrite(ctx context.Context, cl client.Client, b *fakeBird, obj *v3.Calico
 	snap := c.Collect(ctx, needOf(obj.Spec.Classes))
 	st := status.Desired(obj, status.Build(snap, obj.Spec.Classes, status.Options{}))
 	st.LastUpdated = metav1.NewTime(time.Now().UTC())
+	pod := podOf(obj.Spec.Node)
+	st.Reporter = &v3.StatusReporter{Pod: pod.Name, Namespace: pod.Namespace, UID: pod.UID}
 	obj.Status = st
 	if err := cl.Status().Update(ctx, obj, client.FieldOwner(agent.FieldOwner)); err != nil {
 		return fmt.Errorf("pre-write status of %s: %w", obj.Name, err)

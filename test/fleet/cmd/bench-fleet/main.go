@@ -41,7 +41,7 @@ func run() error {
 		scale     = flag.Float64("churn-scale", 1, "multiply the churn rates (a flap per node per hour, a route change per node per 10 min)")
 		retrying  = flag.Float64("retrying", 0.01, "fraction of nodes with a peer retrying (at least 1)")
 		restart   = flag.Bool("restart", true, "restart the API server after the window and time the fleet's return")
-		heartbeat = flag.Duration("heartbeat", 0, "our agents' heartbeat (0: v3.DefaultHeartbeat)")
+		heartbeat = flag.Duration("heartbeat", 0, "our agents' heartbeat (0: none, as in their DaemonSet Pod; the Pod's readiness is the freshness signal)")
 		quick     = flag.Bool("quick", false, "smoke run: 5 nodes, 20 s window, churn x60")
 		prewrite  = flag.Bool("prewritten", false, "create the objects with the status their agents would write (as after a rollout): the first collections write nothing")
 		profile   = flag.String("profile", "", "write a CPU profile of kube-apiserver over each window to this file (the size and pattern appended)")
