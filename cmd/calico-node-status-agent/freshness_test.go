@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,17 +18,7 @@ func TestPodFlagsAndHeartbeat(t *testing.T) {
 	t.Setenv("POD_NAME", "agent-abc")
 	t.Setenv("POD_NAMESPACE", "calico-node-status")
 	t.Setenv("POD_UID", "uid-1")
-	parse := func(args ...string) options {
-		t.Helper()
-		var o options
-		fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-		registerFlags(fs, &o)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		noteSetFlags(fs, &o)
-		return o
-	}
+	parse := func(args ...string) options { t.Helper(); return parseFlags(t, args...) }
 	o := parse()
 	if o.pod != (agent.PodRef{Name: "agent-abc", Namespace: "calico-node-status", UID: "uid-1"}) || o.reconcilerHeartbeat() != 0 {
 		t.Errorf("from the environment: pod %+v, heartbeat %v; want the Pod and 0 (the reconciler's default)", o.pod, o.reconcilerHeartbeat())

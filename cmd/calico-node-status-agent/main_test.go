@@ -101,13 +101,7 @@ func TestSocketFallback(t *testing.T) {
 	}
 	parse := func(args ...string) options {
 		t.Helper()
-		var o options
-		fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-		registerFlags(fs, &o)
-		if err := fs.Parse(args); err != nil {
-			t.Fatal(err)
-		}
-		noteSetFlags(fs, &o)
+		o := parseFlags(t, args...)
 		o.birdTimeout = 5 * time.Second
 		return o
 	}
@@ -156,4 +150,17 @@ func TestSocketFallback(t *testing.T) {
 	if got := append([]string{c.V6Socket}, c.V6Fallbacks...); strings.Join(got, " ") != "/var/run/calico/bird6.ctl /var/run/bird/bird6.ctl" {
 		t.Errorf("default IPv6 sockets %q", got)
 	}
+}
+
+// parseFlags parses args as the agent's command line does (registerFlags, noteSetFlags).
+func parseFlags(t *testing.T, args ...string) options {
+	t.Helper()
+	var o options
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	registerFlags(fs, &o)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	noteSetFlags(fs, &o)
+	return o
 }
