@@ -19,9 +19,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/fields"
-	k8sruntime "k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
@@ -33,6 +30,8 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
+	"github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned"
+	informersv3 "github.com/calico-node-status/calico-node-status/pkg/generated/informers/externalversions/api/v3"
 )
 
 // Pattern is the write and watch pattern of the hollow agents.
@@ -543,30 +542,14 @@ func churn(ctx context.Context, states []*nodeState, o Options, flaps, peerChang
 	}
 }
 
-var (
-	schemeOnce sync.Once
-	scheme     *k8sruntime.Scheme
-	schemeErr  error
-)
-
 // unfilteredInformer is the original's watch: every CalicoNodeStatus of the cluster, on the node's
 // client.
 func unfilteredInformer(cfg *rest.Config) (cache.SharedIndexInformer, error) {
-	schemeOnce.Do(func() { scheme, schemeErr = testenv.NewScheme() })
-	if schemeErr != nil {
-		return nil, schemeErr
-	}
-	c := rest.CopyConfig(cfg)
-	gv := v3.GroupVersion
-	c.GroupVersion = &gv
-	c.APIPath = "/apis"
-	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
-	rc, err := rest.RESTClientFor(c)
+	cs, err := versioned.NewForConfig(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("REST client for the unfiltered watch: %w", err)
+		return nil, fmt.Errorf("client for the unfiltered watch: %w", err)
 	}
-	lw := cache.NewListWatchFromClient(rc, "caliconodestatuses", "", fields.Everything())
-	return cache.NewSharedIndexInformer(lw, &v3.CalicoNodeStatus{}, 0, cache.Indexers{}), nil
+	return informersv3.NewCalicoNodeStatusInformer(cs, 0, cache.Indexers{}), nil
 }
 
 // applyFlag is kubectl's flag for a kustomization directory (-k) or a file (-f).

@@ -14,8 +14,6 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
@@ -27,6 +25,7 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/status"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/internal/testenv/procstat"
+	"github.com/calico-node-status/calico-node-status/pkg/generated/clientset/versioned"
 )
 
 // WriteMethod is how a status write is sent to the API server (`make bench-writes`).
@@ -362,29 +361,20 @@ func needOf(classes []v3.NodeStatusClassType) bird.Need {
 }
 
 func restClient(cfg *rest.Config) (rest.Interface, error) {
-	schemeOnce.Do(func() { scheme, schemeErr = testenv.NewScheme() })
-	if schemeErr != nil {
-		return nil, schemeErr
-	}
 	c := rest.CopyConfig(cfg)
-	gv := v3.GroupVersion
-	c.GroupVersion = &gv
-	c.APIPath = "/apis"
-	c.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
 	c.QPS, c.Burst = -1, 0 // no client-side rate limit: the bench paces itself
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	c.Dial = d.DialContext // a connection of its own
-	rc, err := rest.RESTClientFor(c)
+	cs, err := versioned.NewForConfig(c)
 	if err != nil {
-		return nil, fmt.Errorf("REST client: %w", err)
+		return nil, fmt.Errorf("client of projectcalico.org/v3: %w", err)
 	}
-	return rc, nil
+	return cs.ProjectcalicoV3().RESTClient(), nil
 }
 
 // openWatches opens one field-selected watch (spec.node=<node>) per node, as each node's agent does,
 // 100 per connection, and drains them until ctx ends. It returns when every watch was answered.
 func openWatches(ctx context.Context, cfg *rest.Config, nodes []string) error {
-	paramCodec := runtime.NewParameterCodec(scheme)
 	var rc rest.Interface
 	for i, node := range nodes {
 		if i%100 == 0 {
@@ -393,8 +383,8 @@ func openWatches(ctx context.Context, cfg *rest.Config, nodes []string) error {
 				return err
 			}
 		}
-		opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.node", node).String(), Watch: true, AllowWatchBookmarks: true}
-		w, err := rc.Get().Resource("caliconodestatuses").VersionedParams(&opts, paramCodec).Watch(ctx)
+		opts := metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("spec.node", node).String(), AllowWatchBookmarks: true}
+		w, err := versioned.New(rc).ProjectcalicoV3().CalicoNodeStatuses().Watch(ctx, opts)
 		if err != nil {
 			return fmt.Errorf("watch caliconodestatuses of %s: %w", node, err)
 		}
