@@ -92,6 +92,7 @@ type ociResources struct {
 // ConfigMaps for envFrom, and where each volume's content is on the host.
 type podContext struct {
 	nodeName, namespace string
+	podName, podUID     string                       // the downward API's metadata.name and metadata.uid
 	configMaps          map[string]map[string]string // name -> data (envFrom)
 	// volumeSource maps a volume name to the host directory a runtime would bind (the lab's BIRD run
 	// directory for the hostPath, the materialized projected token for the service-account volume).
@@ -324,6 +325,10 @@ func envValue(e corev1.EnvVar, c *corev1.Container, pc podContext) (string, erro
 			return pc.nodeName, nil
 		case "metadata.namespace":
 			return pc.namespace, nil
+		case "metadata.name":
+			return pc.podName, nil
+		case "metadata.uid":
+			return pc.podUID, nil
 		}
 		return "", fmt.Errorf("env %s: fieldRef %s not supported by this generator", e.Name, e.ValueFrom.FieldRef.FieldPath)
 	case e.ValueFrom.ResourceFieldRef != nil:

@@ -34,6 +34,12 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/testimage"
 )
 
+// The Pod the container stands for (what the kubelet's downward API would give the DaemonSet's env).
+const (
+	runcPodName = "calico-node-status-agent-runc"
+	runcPodUID  = "6f1c1a8e-0d5b-4f0e-9a57-2b8f3c4d5e60"
+)
+
 func portFree(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -196,6 +202,7 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 	id := fmt.Sprintf("cns-runtime-test-%d", os.Getpid())
 	spec, unsupported, err := ociConfigFor(ds, c, im, rootfs, podContext{
 		nodeName: node.Name, namespace: ns, configMaps: configMaps, volumeSource: volumeSource, cgroupsPath: "/" + id,
+		podName: runcPodName, podUID: runcPodUID,
 	})
 	if err != nil {
 		t.Fatalf("runtime configuration from config/agent/daemonset.yaml: %v", err)
@@ -319,6 +326,12 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 		return false, fmt.Errorf("no Ready condition yet: %+v", got.Status)
 	})
 	t.Run("status from the lab's BIRD", func(t *testing.T) { testenv.CheckLabNodeStatus(t, &got, node.IP4) })
+	t.Run("status names the Pod the downward API gave", func(t *testing.T) {
+		want := v3.StatusReporter{Pod: runcPodName, Namespace: ns, UID: runcPodUID}
+		if rep := got.Status.Reporter; rep == nil || *rep != want {
+			t.Errorf("status.reporter = %+v, want %+v (no heartbeat in a Pod)", rep, want)
+		}
+	})
 	t.Run("metrics and health on the DaemonSet's ports", func(t *testing.T) {
 		for _, p := range c.Ports {
 			var path, want string
