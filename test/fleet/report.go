@@ -1,10 +1,46 @@
 package fleet
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
+
+// Captures is the directory of the captured BIRD replies the fake daemons serve.
+func Captures() (string, error) {
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "internal", "bird", "testdata", "captures"), nil
+}
+
+// EmitJSON prints v as one JSON line and, when path is set, appends that line to the file (the benches'
+// --json).
+func EmitJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	fmt.Println(string(b))
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
 
 // Table renders results as the markdown table of docs/benchmarks.md.
 func Table(rs []Result) string {

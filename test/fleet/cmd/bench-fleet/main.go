@@ -4,14 +4,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,7 +18,6 @@ import (
 	"k8s.io/klog/v2"
 
 	v3 "github.com/calico-node-status/calico-node-status/api/v3"
-	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/test/fleet"
 )
 
@@ -62,7 +59,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	root, err := testenv.RepoRoot()
+	captures, err := fleet.Captures()
 	if err != nil {
 		return err
 	}
@@ -82,7 +79,7 @@ func run() error {
 		for _, p := range patterns {
 			o := fleet.Options{Nodes: n, Pattern: p, Period: *period, Window: *window, Idle: *idle, ChurnScale: *scale,
 				Retrying: max(1, int(*retrying*float64(n))), Restart: *restart && p == fleet.Ours, Heartbeat: *heartbeat, Classes: cls, PreWritten: *prewrite,
-				Captures: filepath.Join(root, "internal", "bird", "testdata", "captures"), Log: log}
+				Captures: captures, Log: log}
 			if *verbose {
 				o.AgentLog = log
 			}
@@ -94,12 +91,8 @@ func run() error {
 			if err != nil {
 				return fmt.Errorf("%d nodes, %s: %w", n, p, err)
 			}
-			b, _ := json.Marshal(r)
-			fmt.Println(string(b))
-			if *out != "" {
-				if err := appendLine(*out, b); err != nil {
-					return err
-				}
+			if err := fleet.EmitJSON(*out, r); err != nil {
+				return err
 			}
 			results = append(results, r)
 		}
@@ -126,16 +119,4 @@ func parseClasses(s string) ([]v3.NodeStatusClassType, error) {
 		}
 	}
 	return out, nil
-}
-
-func appendLine(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

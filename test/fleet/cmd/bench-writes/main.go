@@ -6,19 +6,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/calico-node-status/calico-node-status/internal/testenv"
 	"github.com/calico-node-status/calico-node-status/test/fleet"
 )
 
@@ -50,7 +47,7 @@ func run() error {
 		}
 		ws = append(ws, n)
 	}
-	root, err := testenv.RepoRoot()
+	captures, err := fleet.Captures()
 	if err != nil {
 		return err
 	}
@@ -58,31 +55,15 @@ func run() error {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	rs, err := fleet.RunWrites(ctx, fleet.WritesOptions{Watchers: ws, Writes: *writes, Repeats: *repeats, Idle: *idle,
-		Captures: filepath.Join(root, "internal", "bird", "testdata", "captures"), Log: log})
+		Captures: captures, Log: log})
 	if err != nil {
 		return err
 	}
 	for _, r := range rs {
-		b, _ := json.Marshal(r)
-		fmt.Println(string(b))
-		if *out != "" {
-			if err := appendLine(*out, b); err != nil {
-				return err
-			}
+		if err := fleet.EmitJSON(*out, r); err != nil {
+			return err
 		}
 	}
 	fmt.Print(fleet.WritesTable(rs))
-	return nil
-}
-
-func appendLine(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
-	}
-	defer f.Close()
-	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
 	return nil
 }
