@@ -530,16 +530,21 @@ func onlyDeadFlaps(t testing.TB, ww *writeWatch) (bool, string) {
 	return true, ""
 }
 
-// settle waits until BIRD on node i stays the same for a period (up to the dead peers' Connect/Active and
-// BIRD's time jitter), so that a test that counts writes does not count the tail of an earlier test's
+// settleQuiet is how long BIRD must stay unchanged to be settled: longer than the lab's connect retry
+// (5 s), the longest timer that can still bring a session up and change what is exported to the peers
+// (a quiet spell of one 2 s period let the cross-version comparison catch one flavour mid-export).
+const settleQuiet = 6 * time.Second
+
+// settle waits until BIRD on node i stays the same for settleQuiet (up to the dead peers' Connect/Active
+// and BIRD's time jitter), so that a test that counts writes does not count the tail of an earlier test's
 // change (routes still being exchanged after a session came back).
 func (f *fixture) settle(t testing.TB, i int) {
 	t.Helper()
-	testenv.Eventually(t, 30*time.Second, "BIRD on "+f.lab.Nodes[i].Name+" unchanged for a period", func() (bool, string) {
+	testenv.Eventually(t, 45*time.Second, "BIRD on "+f.lab.Nodes[i].Name+" unchanged for "+settleQuiet.String(), func() (bool, string) {
 		first := ours(f.lab, i, allClasses)
 		ref := v3.CalicoNodeStatusStatus{Agent: first.Agent, BGP: first.BGP, Routes: first.Routes}
 		want := sectionsContent(first.Agent, first.BGP, first.Routes)
-		return holds(periodD, func() (bool, string) {
+		return holds(settleQuiet, func() (bool, string) {
 			now := ours(f.lab, i, allClasses)
 			alignJitter(ref, &now)
 			got := sectionsContent(now.Agent, now.BGP, now.Routes)
