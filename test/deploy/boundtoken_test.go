@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	v3 "github.com/calico-node-status/calico-node-status/api/v3"
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
 )
 
@@ -84,6 +85,66 @@ func TestNodeIsolation_RealBoundTokens(t *testing.T) {
 				t.Errorf("writing another node's status: want 403 saying %q, got %v", tt.otherWant, err)
 			}
 		})
+	}
+}
+
+// TestBoundToken_ReporterMustBeTheTokensPod: status.reporter is the freshness signal readers trust, so
+// credentials bound to a Pod may name only that Pod there (name and UID); a Node-bound token (no Pod in
+// the credentials) is not held to it, and a reporter left as it was is not checked.
+func TestBoundToken_ReporterMustBeTheTokensPod(t *testing.T) {
+	env := testenv.Shared(t)
+	waitForPolicy(t, env)
+	ctx := ctxFor(t, time.Minute)
+	admin, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const node = "node-rep"
+	createCNS(t, env, "rep-own", node, 10)
+	n, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create Node %s: %v", node, err)
+	}
+	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(ctxFor(t, 30*time.Second), node, metav1.DeleteOptions{}) })
+	pod := podOn(t, admin, namespace, serviceAccount, node)
+	clientFor := func(bound *authenticationv1.BoundObjectReference) client.Client {
+		t.Helper()
+		c, err := client.New(tokenConfig(t, env, admin, namespace, serviceAccount, bound), client.Options{Scheme: env.Scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	putReporter := func(c client.Client, rep v3.StatusReporter) error {
+		var o v3.CalicoNodeStatus
+		if err := c.Get(ctx, client.ObjectKey{Name: "rep-own"}, &o); err != nil {
+			return err
+		}
+		o.Status.Reporter = &rep
+		o.Status.LastUpdated = metav1.Now()
+		return c.Status().Update(ctx, &o)
+	}
+	podBound := clientFor(&authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID})
+	own := v3.StatusReporter{Pod: pod.Name, Namespace: namespace, UID: string(pod.UID)}
+	if err := putReporter(podBound, own); err != nil {
+		t.Fatalf("the Pod-bound token naming its own Pod: %v", err)
+	}
+	// The same reporter again (a write that changes something else) passes as well.
+	if err := putReporter(podBound, own); err != nil {
+		t.Fatalf("the Pod-bound token keeping its own Pod as reporter: %v", err)
+	}
+	for _, rep := range []v3.StatusReporter{
+		{Pod: "some-other-ready-pod", Namespace: namespace, UID: string(pod.UID)},
+		{Pod: pod.Name, Namespace: namespace, UID: "00000000-0000-0000-0000-000000000000"},
+	} {
+		err := putReporter(podBound, rep)
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "status.reporter may name only the Pod the credentials are bound to") {
+			t.Errorf("the Pod-bound token naming %+v: want 403 from the node isolation policy, got %v", rep, err)
+		}
+	}
+	nodeBound := clientFor(&authenticationv1.BoundObjectReference{Kind: "Node", APIVersion: "v1", Name: n.Name, UID: n.UID})
+	if err := putReporter(nodeBound, v3.StatusReporter{Pod: "agent-outside-kubelet", Namespace: namespace}); err != nil {
+		t.Errorf("a Node-bound token (no Pod in the credentials) naming a Pod: %v", err)
 	}
 }
 

@@ -34,12 +34,6 @@ import (
 	"github.com/calico-node-status/calico-node-status/internal/testimage"
 )
 
-// The Pod the container stands for (what the kubelet's downward API would give the DaemonSet's env).
-const (
-	runcPodName = "calico-node-status-agent-runc"
-	runcPodUID  = "6f1c1a8e-0d5b-4f0e-9a57-2b8f3c4d5e60"
-)
-
 func portFree(addr string) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -202,7 +196,7 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 	id := fmt.Sprintf("cns-runtime-test-%d", os.Getpid())
 	spec, unsupported, err := ociConfigFor(ds, c, im, rootfs, podContext{
 		nodeName: node.Name, namespace: ns, configMaps: configMaps, volumeSource: volumeSource, cgroupsPath: "/" + id,
-		podName: runcPodName, podUID: runcPodUID,
+		podName: pod.Name, podUID: string(pod.UID), // the Pod its token is bound to
 	})
 	if err != nil {
 		t.Fatalf("runtime configuration from config/agent/daemonset.yaml: %v", err)
@@ -327,7 +321,7 @@ func TestRuntime_AgentImageRunsUnderRuncAsTheDaemonSetRunsIt(t *testing.T) {
 	})
 	t.Run("status from the lab's BIRD", func(t *testing.T) { testenv.CheckLabNodeStatus(t, &got, node.IP4) })
 	t.Run("status names the Pod the downward API gave", func(t *testing.T) {
-		want := v3.StatusReporter{Pod: runcPodName, Namespace: ns, UID: runcPodUID}
+		want := v3.StatusReporter{Pod: pod.Name, Namespace: ns, UID: string(pod.UID)}
 		if rep := got.Status.Reporter; rep == nil || *rep != want {
 			t.Errorf("status.reporter = %+v, want %+v (no heartbeat in a Pod)", rep, want)
 		}
