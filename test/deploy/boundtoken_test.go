@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -32,13 +33,7 @@ func TestNodeIsolation_RealBoundTokens(t *testing.T) {
 	const node = "node-tok"
 	createCNS(t, env, "tok-own", node, 10)
 	createCNS(t, env, "tok-other", "node-elsewhere", 10)
-
-	n, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create Node %s: %v", node, err)
-	}
-	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(ctxFor(t, 30*time.Second), node, metav1.DeleteOptions{}) })
-	pod := podOn(t, admin, namespace, serviceAccount, node)
+	n, pod := nodeWithAgentPod(ctx, t, admin, node)
 
 	tests := []struct {
 		name      string
@@ -101,12 +96,7 @@ func TestBoundToken_ReporterMustBeTheTokensPod(t *testing.T) {
 	}
 	const node = "node-rep"
 	createCNS(t, env, "rep-own", node, 10)
-	n, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatalf("create Node %s: %v", node, err)
-	}
-	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(ctxFor(t, 30*time.Second), node, metav1.DeleteOptions{}) })
-	pod := podOn(t, admin, namespace, serviceAccount, node)
+	n, pod := nodeWithAgentPod(ctx, t, admin, node)
 	clientFor := func(bound *authenticationv1.BoundObjectReference) client.Client {
 		t.Helper()
 		c, err := client.New(tokenConfig(t, env, admin, namespace, serviceAccount, bound), client.Options{Scheme: env.Scheme})
@@ -146,6 +136,18 @@ func TestBoundToken_ReporterMustBeTheTokensPod(t *testing.T) {
 	if err := putReporter(nodeBound, v3.StatusReporter{Pod: "agent-outside-kubelet", Namespace: namespace}); err != nil {
 		t.Errorf("a Node-bound token (no Pod in the credentials) naming a Pod: %v", err)
 	}
+}
+
+// nodeWithAgentPod creates the Node (removed when the test ends) and a Pod of the agent's service account
+// on it, what a token is bound to.
+func nodeWithAgentPod(ctx context.Context, t *testing.T, admin kubernetes.Interface, node string) (*corev1.Node, *corev1.Pod) {
+	t.Helper()
+	n, err := admin.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create Node %s: %v", node, err)
+	}
+	t.Cleanup(func() { _ = admin.CoreV1().Nodes().Delete(ctxFor(t, 30*time.Second), node, metav1.DeleteOptions{}) })
+	return n, podOn(t, admin, namespace, serviceAccount, node)
 }
 
 func ptr64(v int64) *int64 { return &v }
