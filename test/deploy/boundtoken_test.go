@@ -26,10 +26,7 @@ func TestNodeIsolation_RealBoundTokens(t *testing.T) {
 	env := testenv.Shared(t)
 	waitForPolicy(t, env)
 	ctx := ctxFor(t, time.Minute)
-	admin, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := env.Kube
 	const node = "node-tok"
 	createCNS(t, env, "tok-own", node, 10)
 	createCNS(t, env, "tok-other", "node-elsewhere", 10)
@@ -90,10 +87,7 @@ func TestBoundToken_ReporterMustBeTheTokensPod(t *testing.T) {
 	env := testenv.Shared(t)
 	waitForPolicy(t, env)
 	ctx := ctxFor(t, time.Minute)
-	admin, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := env.Kube
 	const node = "node-rep"
 	createCNS(t, env, "rep-own", node, 10)
 	n, pod := nodeWithAgentPod(ctx, t, admin, node)

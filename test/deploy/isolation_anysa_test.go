@@ -10,7 +10,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/calico-node-status/calico-node-status/internal/testenv"
@@ -25,10 +24,7 @@ func TestNodeIsolation_AnyServiceAccountBoundToTheRole(t *testing.T) {
 	env := testenv.Shared(t)
 	waitForPolicy(t, env)
 	ctx := ctxFor(t, time.Minute)
-	admin, err := kubernetes.NewForConfig(env.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
+	admin := env.Kube
 	const (
 		otherNS = "elsewhere"
 		otherSA = "my-status-agent"
@@ -43,7 +39,7 @@ func TestNodeIsolation_AnyServiceAccountBoundToTheRole(t *testing.T) {
 			t.Fatalf("create %s: %v", what, err)
 		}
 	}
-	_, err = admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: otherNS}}, metav1.CreateOptions{})
+	_, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: otherNS}}, metav1.CreateOptions{})
 	mustCreate("namespace "+otherNS, err)
 	_, err = admin.CoreV1().ServiceAccounts(otherNS).Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: otherSA}}, metav1.CreateOptions{})
 	mustCreate("service account "+otherSA, err)
